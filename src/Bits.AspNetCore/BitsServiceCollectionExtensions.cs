@@ -1,0 +1,72 @@
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Identity;
+using Azure.Storage.Blobs;
+using Bits.Protocol;
+using Bits.Storage.Azure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Bits.AspNetCore;
+
+public static class BitsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the protocol handler with its options (section <c>Bits</c>) and the Azure store (section
+    /// <c>BitsStorage</c>), validated at start-up. Storage clients are created once and shared.
+    /// </summary>
+    public static IServiceCollection AddBitsUploadServer(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<BitsServerOptions>().Bind(configuration.GetSection(BitsServerOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BitsServerOptions>, BitsServerOptionsValidator>();
+        services.AddOptions<AzureBitsStorageOptions>().Bind(configuration.GetSection(AzureBitsStorageOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AzureBitsStorageOptions>, AzureBitsStorageOptionsValidator>();
+
+        services.TryAddSingleton(sp => CreateBlobServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
+        services.TryAddSingleton(sp => CreateTableServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
+        services.TryAddSingleton<AzureBitsUploadStore>();
+        services.TryAddSingleton<IBitsUploadStore>(sp => sp.GetRequiredService<AzureBitsUploadStore>());
+        services.TryAddSingleton<BitsProtocolHandler>();
+        services.AddHostedService<AzureBitsStorageInitializer>();
+        return services;
+    }
+
+    /// <summary>Maps every method on <c>{prefix}/{**path}</c> to the BITS handler (BITS_POST is not a standard verb).</summary>
+    public static IEndpointConventionBuilder MapBitsUploads(this IEndpointRouteBuilder endpoints, string prefix = "/uploads")
+    {
+        var trimmed = "/" + prefix.Trim('/');
+        return endpoints.Map(trimmed + "/{**path}", (HttpContext context) => BitsHttp.HandleAsync(context, trimmed))
+            .WithDisplayName("BITS uploads");
+    }
+
+    internal static BlobServiceClient CreateBlobServiceClient(AzureBitsStorageOptions options) =>
+        string.IsNullOrWhiteSpace(options.ConnectionString)
+            ? new BlobServiceClient(options.BlobServiceUri, Credential(options), new BlobClientOptions())
+            : new BlobServiceClient(options.ConnectionString, new BlobClientOptions());
+
+    internal static TableServiceClient CreateTableServiceClient(AzureBitsStorageOptions options) =>
+        string.IsNullOrWhiteSpace(options.ConnectionString)
+            ? new TableServiceClient(options.TableServiceUri, Credential(options), new TableClientOptions())
+            : new TableServiceClient(options.ConnectionString, new TableClientOptions());
+
+    private static TokenCredential Credential(AzureBitsStorageOptions options) =>
+        string.IsNullOrWhiteSpace(options.ManagedIdentityClientId)
+            ? new DefaultAzureCredential()
+            : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(options.ManagedIdentityClientId));
+}
+
+/// <summary>Creates the table and containers at start-up when <c>BitsStorage:CreateResources</c> is true.</summary>
+internal sealed class AzureBitsStorageInitializer(AzureBitsUploadStore store, IOptions<AzureBitsStorageOptions> options) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) =>
+        options.Value.CreateResources ? store.InitializeAsync(cancellationToken) : Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

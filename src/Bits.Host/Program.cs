@@ -1,0 +1,4 @@
+using Bits.Host;
+
+var app = BitsHostApp.Build(args);
+await app.RunAsync();

@@ -1,0 +1,439 @@
+using System.Buffers;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Bits.Protocol;
+
+/// <summary>
+/// The host-agnostic BITS upload server: one method per packet type, each turning a parsed
+/// <see cref="BitsRequest"/> into an Ack. Keeps no state between requests; all state lives in the store.
+/// </summary>
+public sealed partial class BitsProtocolHandler
+{
+    private const int MaxAppendAttempts = 4;
+    private const int MaxProtocolEntries = 100;
+
+    private readonly IBitsUploadStore _store;
+    private readonly BitsServerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<BitsProtocolHandler> _logger;
+
+    public BitsProtocolHandler(IBitsUploadStore store, IOptions<BitsServerOptions> options, TimeProvider time, ILogger<BitsProtocolHandler> logger)
+    {
+        _store = store;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Handles one request. Never throws for bad input or storage faults; only cancellation escapes.</summary>
+    public async Task<BitsResponse> HandleAsync(BitsRequest request, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var packetType = BitsPacketTypes.TryParse(request.PacketType, out var parsed) ? parsed : default;
+        using var activity = BitsObservability.ActivitySource.StartActivity("BITS " + packetType.ToWireName(), ActivityKind.Internal);
+        activity?.SetTag("bits.packet_type", packetType.ToWireName());
+        activity?.SetTag("bits.session_id", request.SessionId);
+
+        BitsResponse response;
+        try
+        {
+            response = await DispatchAsync(request, packetType, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (BitsSessionGoneException ex)
+        {
+            Log.SessionGone(_logger, packetType.ToWireName(), request.SessionId, ex.Message);
+            response = BitsResponse.Failure(BitsError.SessionNotFound()).WithSession(EchoSessionId(request));
+        }
+        catch (BitsStoreUnavailableException ex)
+        {
+            Log.StorageUnavailable(_logger, packetType.ToWireName(), request.SessionId, ex);
+            response = BitsResponse.Failure(BitsError.StorageUnavailable("Storage is temporarily unavailable; retry.")).WithSession(EchoSessionId(request));
+        }
+        catch (Exception ex)
+        {
+            Log.UnhandledError(_logger, packetType.ToWireName(), request.SessionId, ex);
+            response = BitsResponse.Failure(BitsError.InternalError("The server failed to process the packet.")).WithSession(EchoSessionId(request));
+        }
+
+        if (response.Error is { } error)
+        {
+            Log.PacketFailed(_logger, packetType.ToWireName(), request.SessionId, response.StatusCode, BitsHResults.Format(error.HResult), error.Message);
+            activity?.SetTag("bits.error_code", BitsHResults.Format(error.HResult));
+            activity?.SetStatus(ActivityStatusCode.Error, error.Message);
+        }
+
+        BitsObservability.RecordPacket(packetType, response, _time.GetElapsedTime(started));
+        return response;
+    }
+
+    private Task<BitsResponse> DispatchAsync(BitsRequest request, BitsPacketType packetType, CancellationToken cancellationToken)
+    {
+        if (!string.Equals(request.Method, BitsHeaders.Method, StringComparison.OrdinalIgnoreCase))
+        {
+            return Result(BitsResponse.Failure(BitsError.MethodNotAllowed($"Method {request.Method} is not allowed on an upload URL; use BITS_POST.")));
+        }
+
+        if (request.OversizedHeader is { } header)
+        {
+            return Result(Fail(BitsError.InvalidArgument($"Header {header} is longer than {BitsHeaders.MaxHeaderValueLength} characters."), request));
+        }
+
+        if (packetType == default)
+        {
+            return Result(Fail(BitsError.InvalidArgument("BITS-Packet-Type is missing or unknown."), request));
+        }
+
+        if (request.ContentLength is not { } contentLength)
+        {
+            return Result(Fail(BitsError.InvalidArgument("Content-Length is required on every BITS packet."), request));
+        }
+
+        if (packetType != BitsPacketType.Fragment && contentLength != 0)
+        {
+            return Result(Fail(BitsError.InvalidArgument($"A {packetType.ToWireName()} packet must have Content-Length 0."), request));
+        }
+
+        return packetType switch
+        {
+            BitsPacketType.Ping => Result(BitsResponse.Ok()),
+            BitsPacketType.CreateSession => CreateSessionAsync(request, cancellationToken),
+            BitsPacketType.Fragment => FragmentAsync(request, contentLength, cancellationToken),
+            BitsPacketType.CloseSession => CloseSessionAsync(request, cancellationToken),
+            BitsPacketType.CancelSession => CancelSessionAsync(request, cancellationToken),
+            _ => Result(Fail(BitsError.InvalidArgument("BITS-Packet-Type is unknown."), request)),
+        };
+    }
+
+    private async Task<BitsResponse> CreateSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    {
+        if (!DestinationPath.TryParse(request.RawPath, out var destination, out var problem))
+        {
+            return BitsResponse.Failure(BitsError.InvalidArgument(problem!));
+        }
+
+        if (!OffersUploadProtocol(request.SupportedProtocols, out problem))
+        {
+            return BitsResponse.Failure(BitsError.InvalidArgument(problem!));
+        }
+
+        if (!_options.AllowOverwrites && await _store.DestinationExistsAsync(destination, cancellationToken))
+        {
+            return BitsResponse.Failure(BitsError.DestinationExists($"'{destination}' already exists and overwriting is not allowed."));
+        }
+
+        var session = new BitsSession
+        {
+            Id = BitsSessionIds.NewId(),
+            Destination = destination,
+            ContentName = request.ContentName,
+            User = request.User,
+            CreatedAt = _time.GetUtcNow(),
+        };
+        await _store.CreateSessionAsync(session, cancellationToken);
+        Log.SessionCreated(_logger, session.Id, destination);
+        BitsObservability.ActiveSessions.Add(1);
+        return BitsResponse.Ok()
+            .With(BitsHeaders.Protocol, BitsHeaders.UploadProtocolGuid)
+            .WithSession(session.Id)
+            .With(BitsHeaders.AcceptEncoding, "identity");
+    }
+
+    private async Task<BitsResponse> FragmentAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
+    {
+        var (session, failure) = await FindOpenSessionAsync(request, cancellationToken);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
+        var echo = EchoSessionId(request);
+        if (!string.IsNullOrEmpty(request.ContentEncoding) && !request.ContentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            return Fail(BitsError.InvalidArgument("Content-Encoding other than identity is not supported."), request);
+        }
+
+        if (!ContentRange.TryParse(request.ContentRange, out var range, out var problem))
+        {
+            return Fail(BitsError.InvalidArgument(problem!), request);
+        }
+
+        if (contentLength != range.Length)
+        {
+            return Fail(BitsError.InvalidArgument($"Content-Length {contentLength} does not match Content-Range {range}."), request);
+        }
+
+        if (contentLength > _options.MaxFragmentBytes)
+        {
+            return Fail(BitsError.FragmentTooLarge($"Fragment of {contentLength} bytes exceeds the limit of {_options.MaxFragmentBytes} bytes."), request);
+        }
+
+        for (var attempt = 0; session!.TotalLength is null; attempt++)
+        {
+            if (range.Total > _options.MaxUploadBytes)
+            {
+                return Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {_options.MaxUploadBytes} bytes."), request);
+            }
+
+            var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+            if (updated is not null)
+            {
+                session = updated;
+                break;
+            }
+
+            session = await _store.GetSessionAsync(session.Id, cancellationToken);
+            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
+            {
+                return Fail(BitsError.SessionNotFound(), request);
+            }
+        }
+
+        if (session.TotalLength != range.Total)
+        {
+            return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+        }
+
+        if (range.IsEmptyUpload)
+        {
+            return BitsResponse.Ok().WithSession(echo).WithReceived(0);
+        }
+
+        var length = checked((int)contentLength);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            try
+            {
+                await request.Body.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or EndOfStreamException)
+            {
+                // Rule 6a.1: a body that never fully arrived stores nothing.
+                Log.BodyIncomplete(_logger, session.Id, contentLength, ex);
+                return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
+            }
+
+            return await AppendAsync(session, range, buffer.AsMemory(0, length), echo, cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task<BitsResponse> AppendAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, string? echo, CancellationToken cancellationToken)
+    {
+        var offset = range.First;
+        var data = body;
+        long received = 0;
+        for (var attempt = 0; attempt < MaxAppendAttempts; attempt++)
+        {
+            var result = await _store.AppendAsync(session, offset, data, cancellationToken);
+            received = result.ReceivedLength;
+            if (result.Appended)
+            {
+                BitsObservability.BytesReceived.Add(data.Length);
+                return BitsResponse.Ok().WithSession(echo).WithReceived(received);
+            }
+
+            if (range.First > received)
+            {
+                // A gap: store nothing, tell the client where to resume.
+                return BitsResponse.RangeNotSatisfiable(received).WithSession(echo);
+            }
+
+            if (range.Last < received)
+            {
+                // A pure duplicate (e.g. a retransmit whose first Ack was lost).
+                return BitsResponse.Ok().WithSession(echo).WithReceived(received);
+            }
+
+            // Overlap: store only the bytes not yet stored.
+            Log.OverlapTrimmed(_logger, session.Id, range.First, received);
+            offset = received;
+            data = body[(int)(received - range.First)..];
+        }
+
+        return BitsResponse.RangeNotSatisfiable(received).WithSession(echo);
+    }
+
+    private async Task<BitsResponse> CloseSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    {
+        var (session, failure) = await FindSessionAsync(request, cancellationToken);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
+        var echo = EchoSessionId(request);
+        switch (session!.State)
+        {
+            case BitsSessionState.Closed:
+                return BitsResponse.Ok().WithSession(echo);
+            case BitsSessionState.Cancelled:
+                return Fail(BitsError.SessionNotFound("The session was cancelled."), request);
+            case BitsSessionState.Discarded:
+                return Fail(BitsError.InvalidArgument("The session was discarded without publishing."), request);
+        }
+
+        var received = session.TotalLength is null ? 0 : await _store.GetReceivedLengthAsync(session, cancellationToken);
+        if (session.TotalLength is not { } total || received != total)
+        {
+            await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
+            BitsObservability.ActiveSessions.Add(-1);
+            Log.IncompleteDiscarded(_logger, session.Id, received, session.TotalLength);
+            return Fail(BitsError.InvalidArgument($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."), request);
+        }
+
+        var started = _time.GetTimestamp();
+        var result = await _store.PublishAsync(session, _options.AllowOverwrites, cancellationToken);
+        if (result == PublishResult.DestinationExists)
+        {
+            await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
+            BitsObservability.ActiveSessions.Add(-1);
+            return Fail(BitsError.DestinationExists($"'{session.Destination}' already exists and overwriting is not allowed; the upload was discarded."), request);
+        }
+
+        var elapsed = _time.GetElapsedTime(started);
+        BitsObservability.PublishDuration.Record(elapsed.TotalMilliseconds);
+        BitsObservability.ActiveSessions.Add(-1);
+        Log.Published(_logger, session.Id, session.Destination, total, elapsed.TotalMilliseconds);
+        return BitsResponse.Ok().WithSession(echo);
+    }
+
+    private async Task<BitsResponse> CancelSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    {
+        var (session, failure) = await FindSessionAsync(request, cancellationToken);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
+        if (session!.State == BitsSessionState.Open)
+        {
+            await _store.DiscardAsync(session, BitsSessionState.Cancelled, cancellationToken);
+            BitsObservability.ActiveSessions.Add(-1);
+            Log.Cancelled(_logger, session.Id);
+        }
+
+        return BitsResponse.Ok().WithSession(EchoSessionId(request));
+    }
+
+    private async Task<(BitsSession? Session, BitsResponse? Failure)> FindOpenSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    {
+        var (session, failure) = await FindSessionAsync(request, cancellationToken);
+        if (failure is null && session!.State != BitsSessionState.Open)
+        {
+            // Rule 6a.4: a Fragment for a closed or cancelled session never changes anything.
+            return (null, Fail(BitsError.SessionNotFound("The session is closed."), request));
+        }
+
+        return (session, failure);
+    }
+
+    private async Task<(BitsSession? Session, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.SessionId))
+        {
+            return (null, Fail(BitsError.InvalidArgument("BITS-Session-Id is required."), request));
+        }
+
+        if (!DestinationPath.TryParse(request.RawPath, out var destination, out var problem))
+        {
+            return (null, Fail(BitsError.InvalidArgument(problem!), request));
+        }
+
+        if (!BitsSessionIds.TryNormalize(request.SessionId, out var id))
+        {
+            return (null, Fail(BitsError.SessionNotFound(), request));
+        }
+
+        var session = await _store.GetSessionAsync(id, cancellationToken);
+
+        // A session is bound to its URL and, with authentication on, to its user: anything else sees no session.
+        if (session is null
+            || !string.Equals(session.Destination, destination, StringComparison.Ordinal)
+            || (session.User is not null && !string.Equals(session.User, request.User, StringComparison.Ordinal)))
+        {
+            return (null, Fail(BitsError.SessionNotFound(), request));
+        }
+
+        return (session, null);
+    }
+
+    private static bool OffersUploadProtocol(string? supported, out string? problem)
+    {
+        problem = null;
+        if (string.IsNullOrWhiteSpace(supported))
+        {
+            problem = "BITS-Supported-Protocols is required on Create-Session.";
+            return false;
+        }
+
+        var entries = supported.Split([' ', ',', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        if (entries.Length > MaxProtocolEntries)
+        {
+            problem = $"BITS-Supported-Protocols lists more than {MaxProtocolEntries} protocols.";
+            return false;
+        }
+
+        foreach (var entry in entries)
+        {
+            if (entry.Equals(BitsHeaders.UploadProtocolGuid, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        problem = "No protocol in BITS-Supported-Protocols is supported by this server.";
+        return false;
+    }
+
+    private static BitsResponse Fail(BitsError error, BitsRequest request) =>
+        BitsResponse.Failure(error).WithSession(EchoSessionId(request));
+
+    /// <summary>The client's session id, echoed verbatim when it is a well-formed id (never arbitrary text).</summary>
+    private static string? EchoSessionId(BitsRequest request) =>
+        BitsSessionIds.TryNormalize(request.SessionId, out _) ? request.SessionId!.Trim() : null;
+
+    private static Task<BitsResponse> Result(BitsResponse response) => Task.FromResult(response);
+
+    private static partial class Log
+    {
+        [LoggerMessage(1001, LogLevel.Information, "Created session {SessionId} for {Destination}", EventName = "SessionCreated")]
+        public static partial void SessionCreated(ILogger logger, string sessionId, string destination);
+
+        [LoggerMessage(1002, LogLevel.Information, "Published session {SessionId} to {Destination}: {Bytes} bytes in {ElapsedMs} ms", EventName = "Published")]
+        public static partial void Published(ILogger logger, string sessionId, string destination, long bytes, double elapsedMs);
+
+        [LoggerMessage(1003, LogLevel.Information, "Cancelled session {SessionId}", EventName = "Cancelled")]
+        public static partial void Cancelled(ILogger logger, string sessionId);
+
+        [LoggerMessage(1004, LogLevel.Warning, "{PacketType} for session {SessionId} failed: {StatusCode} {ErrorCode} {Reason}", EventName = "PacketFailed")]
+        public static partial void PacketFailed(ILogger logger, string packetType, string? sessionId, int statusCode, string errorCode, string reason);
+
+        [LoggerMessage(1005, LogLevel.Warning, "Storage unavailable while handling {PacketType} for session {SessionId}", EventName = "StorageUnavailable")]
+        public static partial void StorageUnavailable(ILogger logger, string packetType, string? sessionId, Exception exception);
+
+        [LoggerMessage(1006, LogLevel.Error, "Unhandled error while handling {PacketType} for session {SessionId}", EventName = "UnhandledError")]
+        public static partial void UnhandledError(ILogger logger, string packetType, string? sessionId, Exception exception);
+
+        [LoggerMessage(1007, LogLevel.Warning, "Fragment body for session {SessionId} ended before {ContentLength} bytes; nothing stored", EventName = "BodyIncomplete")]
+        public static partial void BodyIncomplete(ILogger logger, string sessionId, long contentLength, Exception exception);
+
+        [LoggerMessage(1008, LogLevel.Debug, "Fragment for session {SessionId} at {First} overlaps stored bytes up to {Received}; storing only new bytes", EventName = "OverlapTrimmed")]
+        public static partial void OverlapTrimmed(ILogger logger, string sessionId, long first, long received);
+
+        [LoggerMessage(1010, LogLevel.Warning, "{PacketType} for session {SessionId}: staged data is gone ({Reason})", EventName = "SessionGone")]
+        public static partial void SessionGone(ILogger logger, string packetType, string? sessionId, string reason);
+
+        [LoggerMessage(1009, LogLevel.Warning, "Close-Session for incomplete session {SessionId} ({Received} of {Total} bytes): discarded", EventName = "IncompleteDiscarded")]
+        public static partial void IncompleteDiscarded(ILogger logger, string sessionId, long received, long? total);
+    }
+}

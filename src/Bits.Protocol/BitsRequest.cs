@@ -1,0 +1,36 @@
+namespace Bits.Protocol;
+
+/// <summary>
+/// One BITS request, taken off the wire by a host adapter. Immutable apart from the body stream.
+/// </summary>
+public sealed class BitsRequest
+{
+    /// <summary>The HTTP method (after any method override the host honours).</summary>
+    public required string Method { get; init; }
+
+    /// <summary>The URL path under the upload route, still percent-encoded; may include a query string.</summary>
+    public required string RawPath { get; init; }
+
+    public string? PacketType { get; init; }
+
+    public string? SessionId { get; init; }
+
+    public string? ContentRange { get; init; }
+
+    public string? ContentName { get; init; }
+
+    public string? SupportedProtocols { get; init; }
+
+    public string? ContentEncoding { get; init; }
+
+    /// <summary>The declared request body length; null when the request has no Content-Length.</summary>
+    public long? ContentLength { get; init; }
+
+    /// <summary>Name of the first request header whose value is longer than <see cref="BitsHeaders.MaxHeaderValueLength"/>.</summary>
+    public string? OversizedHeader { get; init; }
+
+    /// <summary>The authenticated user, if the host authenticated the request.</summary>
+    public string? User { get; init; }
+
+    public Stream Body { get; init; } = Stream.Null;
+}

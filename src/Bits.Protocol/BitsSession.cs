@@ -1,0 +1,68 @@
+using System.Security.Cryptography;
+
+namespace Bits.Protocol;
+
+/// <summary>Where a session is in its life. Values are stored; never renumber them.</summary>
+public enum BitsSessionState
+{
+    /// <summary>Receiving fragments.</summary>
+    Open = 0,
+
+    /// <summary>Published by Close-Session; only a tombstone remains.</summary>
+    Closed = 1,
+
+    /// <summary>Cancelled by Cancel-Session; only a tombstone remains.</summary>
+    Cancelled = 2,
+
+    /// <summary>Closed before all bytes arrived, or its destination could not be written; nothing was published.</summary>
+    Discarded = 3,
+}
+
+/// <summary>What the store keeps about one upload session.</summary>
+public sealed record BitsSession
+{
+    /// <summary>Braced upper-case GUID, e.g. <c>{A0FF5911-4144-45B3-BF27-27AFC8EC8A67}</c>.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The destination name (decoded URL path under the upload route).</summary>
+    public required string Destination { get; init; }
+
+    public string? ContentName { get; init; }
+
+    public string? User { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The file size, recorded from the first Fragment; null before it.</summary>
+    public long? TotalLength { get; init; }
+
+    public BitsSessionState State { get; init; } = BitsSessionState.Open;
+
+    /// <summary>Opaque version used by the store for optimistic concurrency.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>Opaque store-specific facts fixed at creation (e.g. the staging layout), round-tripped by the store.</summary>
+    public string? StoreState { get; init; }
+}
+
+/// <summary>Session ids: 128 bits from a CSPRNG, formatted as the IIS server does.</summary>
+public static class BitsSessionIds
+{
+    public static string NewId() => new Guid(RandomNumberGenerator.GetBytes(16)).ToString("B").ToUpperInvariant();
+
+    /// <summary>
+    /// Normalises a client-supplied id (any GUID spelling) to the stored form; false for anything that is not a GUID,
+    /// so no unvalidated text ever reaches a storage key or query.
+    /// </summary>
+    public static bool TryNormalize(string? value, out string id)
+    {
+        id = string.Empty;
+        if (value is null || value.Length > 100 || !Guid.TryParse(value.Trim(), out var guid))
+        {
+            return false;
+        }
+
+        id = guid.ToString("B").ToUpperInvariant();
+        return true;
+    }
+}

@@ -1,0 +1,62 @@
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using Azure.Storage.Sas;
+
+namespace Bits.Storage.Azure;
+
+/// <summary>
+/// Gives Put Block From URL a short-lived, read-only URL of a staging segment: a service SAS when the client holds a
+/// shared key (Azurite, connection strings), otherwise a user delegation SAS (managed identity). The delegation key is
+/// reused until shortly before it expires.
+/// </summary>
+internal sealed class StagingSourceAuthorizer
+{
+    private static readonly TimeSpan SasLifetime = TimeSpan.FromMinutes(30);
+    private static readonly TimeSpan KeyLifetime = TimeSpan.FromHours(6);
+
+    private readonly BlobServiceClient _service;
+    private readonly TimeProvider _time;
+    private volatile UserDelegationKey? _key;
+
+    public StagingSourceAuthorizer(BlobServiceClient service, TimeProvider time)
+    {
+        _service = service;
+        _time = time;
+    }
+
+    public async Task<Uri> AuthorizeAsync(BlobBaseClient source, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var builder = new BlobSasBuilder(BlobSasPermissions.Read, now + SasLifetime)
+        {
+            BlobContainerName = source.BlobContainerName,
+            BlobName = source.Name,
+            Resource = "b",
+            StartsOn = now.AddMinutes(-5),
+            Protocol = source.Uri.Scheme == Uri.UriSchemeHttps ? SasProtocol.Https : SasProtocol.HttpsAndHttp,
+        };
+
+        if (source.CanGenerateSasUri)
+        {
+            return source.GenerateSasUri(builder);
+        }
+
+        var key = await GetKeyAsync(now, cancellationToken);
+        var query = builder.ToSasQueryParameters(key, _service.AccountName);
+        return new BlobUriBuilder(source.Uri) { Sas = query }.ToUri();
+    }
+
+    private async Task<UserDelegationKey> GetKeyAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // Racing callers may each fetch a key; any of them is valid, and the last one is kept.
+        if (_key is { } cached && cached.SignedExpiresOn > now + SasLifetime + TimeSpan.FromMinutes(5))
+        {
+            return cached;
+        }
+
+        var response = await _service.GetUserDelegationKeyAsync(new BlobGetUserDelegationKeyOptions(now + KeyLifetime) { StartsOn = now.AddMinutes(-5) }, cancellationToken);
+        _key = response.Value;
+        return response.Value;
+    }
+}

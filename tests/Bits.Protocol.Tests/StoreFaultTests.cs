@@ -1,0 +1,48 @@
+using Bits.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Bits.Protocol.Tests;
+
+public class StoreFaultTests
+{
+    [Fact]
+    public async Task StoreUnavailable_Returns503AckNeverSessionNotFound()
+    {
+        var handler = new BitsProtocolHandler(new FailingStore(new BitsStoreUnavailableException("down")), Options.Create(new BitsServerOptions()), TimeProvider.System, NullLogger<BitsProtocolHandler>.Instance);
+
+        var ack = await handler.HandleAsync(BitsRequests.Close("/f.bin", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"), TestContext.Current.CancellationToken);
+
+        AckAssert.IsError(ack, 503, BitsHResults.E_FAIL);
+    }
+
+    [Fact]
+    public async Task UnexpectedFault_Returns500AckWithoutDetails()
+    {
+        var handler = new BitsProtocolHandler(new FailingStore(new InvalidOperationException("secret stack detail")), Options.Create(new BitsServerOptions()), TimeProvider.System, NullLogger<BitsProtocolHandler>.Instance);
+
+        var ack = await handler.HandleAsync(BitsRequests.CreateSession("/f.bin"), TestContext.Current.CancellationToken);
+
+        AckAssert.IsError(ack, 500, BitsHResults.E_FAIL);
+        Assert.DoesNotContain(ack.Headers, h => h.Value.Contains("secret", StringComparison.Ordinal));
+    }
+
+    private sealed class FailingStore(Exception fault) : IBitsUploadStore
+    {
+        public Task CreateSessionAsync(BitsSession session, CancellationToken cancellationToken) => throw fault;
+
+        public Task<BitsSession?> GetSessionAsync(string sessionId, CancellationToken cancellationToken) => throw fault;
+
+        public Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken) => throw fault;
+
+        public Task<AppendResult> AppendAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => throw fault;
+
+        public Task<long> GetReceivedLengthAsync(BitsSession session, CancellationToken cancellationToken) => throw fault;
+
+        public Task<bool> DestinationExistsAsync(string destination, CancellationToken cancellationToken) => throw fault;
+
+        public Task<PublishResult> PublishAsync(BitsSession session, bool allowOverwrite, CancellationToken cancellationToken) => throw fault;
+
+        public Task DiscardAsync(BitsSession session, BitsSessionState finalState, CancellationToken cancellationToken) => throw fault;
+    }
+}
