@@ -1,0 +1,146 @@
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Bits.Protocol;
+using Bits.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+[assembly: AssemblyFixture(typeof(AzuriteFixture))]
+
+namespace Bits.Storage.Azure.Tests;
+
+/// <summary>Counts storage requests by method, so tests can assert the cost of a packet.</summary>
+public sealed class RequestCounter : HttpPipelinePolicy
+{
+    private int _reads;
+    private int _writes;
+
+    public int Reads => Volatile.Read(ref _reads);
+
+    public int Writes => Volatile.Read(ref _writes);
+
+    public int Total => Reads + Writes;
+
+    public void Reset()
+    {
+        Volatile.Write(ref _reads, 0);
+        Volatile.Write(ref _writes, 0);
+    }
+
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        Count(message);
+        ProcessNext(message, pipeline);
+    }
+
+    public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        Count(message);
+        return ProcessNextAsync(message, pipeline);
+    }
+
+    private void Count(HttpMessage message)
+    {
+        if (message.Request.Method == RequestMethod.Get || message.Request.Method == RequestMethod.Head)
+        {
+            Interlocked.Increment(ref _reads);
+        }
+        else
+        {
+            Interlocked.Increment(ref _writes);
+        }
+    }
+}
+
+/// <summary>An Azure store on the shared Azurite, with its own table and containers.</summary>
+public sealed class StorageHarness
+{
+    public StorageHarness(string connectionString, long segmentBytes = 250_000_000, TimeProvider? time = null)
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..12];
+        Options = new AzureBitsStorageOptions
+        {
+            ConnectionString = connectionString,
+            UploadContainer = "up-" + suffix,
+            StagingContainer = "st-" + suffix,
+            SessionTable = "sessions" + suffix,
+            SegmentBytes = segmentBytes,
+        };
+        var blobOptions = new BlobClientOptions();
+        blobOptions.AddPolicy(Counter, HttpPipelinePosition.PerCall);
+        var tableOptions = new TableClientOptions();
+        tableOptions.AddPolicy(Counter, HttpPipelinePosition.PerCall);
+        Blobs = new BlobServiceClient(connectionString, blobOptions);
+        Tables = new TableServiceClient(connectionString, tableOptions);
+        Store = new AzureBitsUploadStore(
+            Blobs,
+            Tables,
+            Microsoft.Extensions.Options.Options.Create(Options),
+            Microsoft.Extensions.Options.Options.Create(new BitsServerOptions()),
+            time ?? TimeProvider.System,
+            NullLogger<AzureBitsUploadStore>.Instance);
+    }
+
+    public RequestCounter Counter { get; } = new();
+
+    public AzureBitsStorageOptions Options { get; }
+
+    public BlobServiceClient Blobs { get; }
+
+    public TableServiceClient Tables { get; }
+
+    public AzureBitsUploadStore Store { get; }
+
+    public BlobContainerClient Staging => Blobs.GetBlobContainerClient(Options.StagingContainer);
+
+    public BlobContainerClient Uploads => Blobs.GetBlobContainerClient(Options.UploadContainer);
+
+    public TableClient Sessions => Tables.GetTableClient(Options.SessionTable);
+
+    public static async Task<StorageHarness> CreateAsync(AzuriteFixture azurite, long segmentBytes = 250_000_000, TimeProvider? time = null)
+    {
+        var harness = new StorageHarness(azurite.ConnectionString, segmentBytes, time);
+        await harness.Store.InitializeAsync(TestContext.Current.CancellationToken);
+        harness.Counter.Reset();
+        return harness;
+    }
+
+    public async Task<byte[]?> ReadPublishedAsync(string destination)
+    {
+        var blob = Uploads.GetBlobClient(destination);
+        if (!await blob.ExistsAsync(TestContext.Current.CancellationToken))
+        {
+            return null;
+        }
+
+        return (await blob.DownloadContentAsync(TestContext.Current.CancellationToken)).Value.Content.ToArray();
+    }
+
+    public async Task<List<string>> StagedBlobsAsync(string? sessionId = null)
+    {
+        var prefix = sessionId is null ? null : AzureBitsUploadStore.SessionKey(sessionId) + "/";
+        var names = new List<string>();
+        await foreach (var blob in Staging.GetBlobsAsync(new global::Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = prefix }, TestContext.Current.CancellationToken))
+        {
+            names.Add(blob.Name);
+        }
+
+        return names;
+    }
+
+    public async Task<List<(string PartitionKey, string RowKey)>> RowsAsync(string? rowKey = null)
+    {
+        var rows = new List<(string, string)>();
+        await foreach (var entity in Sessions.QueryAsync<TableEntity>(cancellationToken: TestContext.Current.CancellationToken))
+        {
+            if (rowKey is null || entity.RowKey == rowKey)
+            {
+                rows.Add((entity.PartitionKey, entity.RowKey));
+            }
+        }
+
+        return rows;
+    }
+}
