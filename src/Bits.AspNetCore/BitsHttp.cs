@@ -1,4 +1,3 @@
-using System.Globalization;
 using Bits.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -92,6 +91,16 @@ public static class BitsHttp
     /// </summary>
     public static string RawPathUnder(HttpContext context, string routePrefix)
     {
+        var raw = RawTargetPath(context);
+        return StartsWithPrefix(raw, routePrefix, out var prefixLength) ? raw[prefixLength..] : raw;
+    }
+
+    /// <summary>Whether the raw request target (before any dot-segment normalisation) is under the prefix.</summary>
+    public static bool IsUnderPrefix(HttpContext context, string routePrefix) =>
+        StartsWithPrefix(RawTargetPath(context), routePrefix, out _);
+
+    private static string RawTargetPath(HttpContext context)
+    {
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (string.IsNullOrEmpty(raw) || raw[0] != '/')
         {
@@ -101,23 +110,17 @@ public static class BitsHttp
         }
 
         var query = raw.IndexOf('?', StringComparison.Ordinal);
-        if (query >= 0)
-        {
-            raw = raw[..query];
-        }
+        return query >= 0 ? raw[..query] : raw;
+    }
 
+    private static bool StartsWithPrefix(string raw, string routePrefix, out int prefixLength)
+    {
         var prefix = "/" + routePrefix.Trim('/');
-        if (prefix.Length > 1 && raw.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)
-            && (raw.Length == prefix.Length || raw[prefix.Length] == '/'))
-        {
-            raw = raw[prefix.Length..];
-        }
-
-        return raw;
+        prefixLength = prefix.Length;
+        return prefix.Length > 1 && raw.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)
+            && (raw.Length == prefix.Length || raw[prefix.Length] == '/');
     }
 
     private static string? Header(HttpRequest request, string name) =>
         request.Headers.TryGetValue(name, out var values) && values.Count > 0 ? values.ToString() : null;
-
-    internal static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

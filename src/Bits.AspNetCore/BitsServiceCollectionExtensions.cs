@@ -38,10 +38,24 @@ public static class BitsServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Maps every method on <c>{prefix}/{**path}</c> to the BITS handler (BITS_POST is not a standard verb).</summary>
+    /// <summary>
+    /// Maps every method on <c>{prefix}/{**path}</c> to the BITS handler (BITS_POST is not a standard verb). A fallback
+    /// also catches requests whose raw target is under the prefix but whose normalised path is not (for example
+    /// <c>/uploads/a/%2e%2e/%2e%2e/x</c>), so they get a BITS Ack refusing the name instead of a bare 404.
+    /// </summary>
     public static IEndpointConventionBuilder MapBitsUploads(this IEndpointRouteBuilder endpoints, string prefix = "/uploads")
     {
         var trimmed = "/" + prefix.Trim('/');
+        endpoints.MapFallback("{**path}", (HttpContext context) =>
+        {
+            if (BitsHttp.IsUnderPrefix(context, trimmed))
+            {
+                return BitsHttp.HandleAsync(context, trimmed);
+            }
+
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        });
         return endpoints.Map(trimmed + "/{**path}", (HttpContext context) => BitsHttp.HandleAsync(context, trimmed))
             .WithDisplayName("BITS uploads");
     }
