@@ -1,0 +1,272 @@
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Bits.Client;
+using Bits.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bits.Host.Tests;
+
+/// <summary>End-to-end uploads with the .NET BITS client over real HTTP, Kestrel on loopback and Azurite.</summary>
+public class ClientUploadTests(AzuriteFixture azurite)
+{
+    private const long MinFragment = 5 * 1024;
+    private const long MaxFragment = 13 * 1024 * 1024;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static byte[] RandomFile(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>Random fragment sizes between 5 KB and 13 MB, with injected retransmits, overlaps and gaps.</summary>
+    private static Func<FragmentRequest, FragmentPlan> FaultyPlanner(int seed, double faultRate = 0.1, long maxFragment = MaxFragment)
+    {
+        var random = new Random(seed);
+        return request =>
+        {
+            var length = random.NextInt64(MinFragment, maxFragment + 1);
+            var first = request.NextOffset;
+            var roll = random.NextDouble();
+            if (roll < faultRate / 3 && request.NextOffset > 0)
+            {
+                first = Math.Max(0, request.NextOffset - random.NextInt64(1, maxFragment)); // retransmit / overlap
+            }
+            else if (roll < 2 * faultRate / 3 && request.NextOffset > 0)
+            {
+                first = Math.Max(0, request.NextOffset - random.NextInt64(1, 4096)); // small overlap
+            }
+            else if (roll < faultRate)
+            {
+                first = Math.Min(request.TotalLength - 1, request.NextOffset + random.NextInt64(1, maxFragment)); // gap
+            }
+
+            return new FragmentPlan(first, Math.Min(length, request.TotalLength - first));
+        };
+    }
+
+    private static BitsUploadClient Client(HttpClient http, Func<FragmentRequest, FragmentPlan>? planner = null) =>
+        new(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero, FragmentPlanner = planner, MaxFragmentsWithoutProgress = 64 });
+
+    [Theory]
+    [InlineData(1, 41_000_000)]
+    [InlineData(2, 27_654_321)]
+    public async Task Upload_RandomFragmentsWithRetransmitsOverlapsAndGaps_IsByteIdentical(int seed, int size)
+    {
+        var storage = StorageNames.Unique(azurite);
+        await using var host = await TestHost.StartAsync(storage);
+        using var http = new HttpClient();
+        var file = RandomFile(size, seed);
+
+        var result = await Client(http, FaultyPlanner(seed)).UploadAsync(host.Url($"e2e/{seed}.bin"), new MemoryStream(file), "source.bin", ct: Ct);
+
+        Assert.Equal(file.Length, result.Bytes);
+        Assert.Equal(file, await storage.ReadPublishedAsync($"e2e/{seed}.bin"));
+        Assert.Equal(0, await storage.StagedBlobCountAsync());
+        Assert.Equal(0, await storage.SessionRowCountAsync());
+    }
+
+    [Fact]
+    public async Task Upload_SmallSegmentsForceRollover_IsByteIdentical()
+    {
+        var storage = StorageNames.Unique(azurite);
+        await using var host = await TestHost.StartAsync(storage, new Dictionary<string, string?> { ["BitsStorage:SegmentBytes"] = "1000000" });
+        using var http = new HttpClient();
+        var file = RandomFile(9_876_543, 3);
+
+        await Client(http, FaultyPlanner(3, faultRate: 0.3)).UploadAsync(host.Url("rollover.bin"), new MemoryStream(file), ct: Ct);
+
+        Assert.Equal(file, await storage.ReadPublishedAsync("rollover.bin"));
+        Assert.Equal(0, await storage.StagedBlobCountAsync());
+    }
+
+    [Fact]
+    public async Task Upload_PacketsAlternateBetweenTwoHosts_IsByteIdentical()
+    {
+        var storage = StorageNames.Unique(azurite);
+        await using var a = await TestHost.StartAsync(storage);
+        await using var b = await TestHost.StartAsync(storage);
+        using var http = new HttpClient(new AlternatingHandler(a.Root, b.Root));
+        var file = RandomFile(12_345_678, 4);
+
+        var result = await Client(http, FaultyPlanner(4, faultRate: 0.2, maxFragment: 1024 * 1024)).UploadAsync(a.Url("farm/alternating.bin"), new MemoryStream(file), ct: Ct);
+
+        Assert.True(result.FragmentsSent > 12, $"{result.FragmentsSent} fragments");
+        Assert.Equal(file, await storage.ReadPublishedAsync("farm/alternating.bin"));
+        Assert.Equal(0, await storage.StagedBlobCountAsync());
+        Assert.Equal(0, await storage.SessionRowCountAsync());
+    }
+
+    [Fact]
+    public async Task Fragment_SameRangeSentToTwoHostsAtOnce_IsStoredExactlyOnce()
+    {
+        var storage = StorageNames.Unique(azurite);
+        await using var a = await TestHost.StartAsync(storage);
+        await using var b = await TestHost.StartAsync(storage);
+        using var http = new HttpClient();
+        var client = Client(http);
+        var file = RandomFile(3_000_000, 5);
+        var urlA = a.Url("farm/race.bin");
+        var urlB = b.Url("farm/race.bin");
+        var id = (await client.CreateSessionAsync(urlA, ct: Ct)).SessionId!;
+
+        for (var offset = 0; offset < file.Length; offset += 1_000_000)
+        {
+            var chunk = file.AsMemory(offset, 1_000_000);
+            var acks = await Task.WhenAll(
+                client.SendFragmentAsync(urlA, id, chunk, offset, file.Length, ct: Ct),
+                client.SendFragmentAsync(urlB, id, chunk, offset, file.Length, ct: Ct),
+                client.SendFragmentAsync(urlA, id, chunk, offset, file.Length, ct: Ct));
+
+            Assert.All(acks, ack => Assert.Contains(ack.StatusCode, new[] { 200, 416 }));
+            Assert.All(acks, ack => Assert.Equal(offset + 1_000_000, ack.ReceivedContentRange));
+        }
+
+        var closes = await Task.WhenAll(client.CloseSessionAsync(urlB, id, Ct), client.CloseSessionAsync(urlA, id, Ct));
+
+        Assert.All(closes, ack => Assert.Equal(200, ack.StatusCode));
+        Assert.Equal(file, await storage.ReadPublishedAsync("farm/race.bin"));
+        Assert.Equal(0, await storage.StagedBlobCountAsync());
+    }
+
+    [Fact]
+    public async Task Cancel_MidUpload_LeavesNothingBehind()
+    {
+        var storage = StorageNames.Unique(azurite);
+        await using var host = await TestHost.StartAsync(storage);
+        using var http = new HttpClient();
+        var client = Client(http);
+        var file = RandomFile(200_000, 6);
+        var url = host.Url("cancelled.bin");
+        var id = (await client.CreateSessionAsync(url, ct: Ct)).SessionId!;
+        await client.SendFragmentAsync(url, id, file.AsMemory(0, 100_000), 0, file.Length, ct: Ct);
+
+        var cancel = await client.CancelSessionAsync(url, id, Ct);
+        var late = await client.SendFragmentAsync(url, id, file.AsMemory(100_000), 100_000, file.Length, ct: Ct);
+
+        Assert.Equal(200, cancel.StatusCode);
+        Assert.Equal(500, late.StatusCode);
+        Assert.Equal(0x8020001Fu, late.ErrorCode);
+        Assert.Equal(0, await storage.StagedBlobCountAsync());
+        Assert.Equal(0, await storage.SessionRowCountAsync());
+        Assert.False(await storage.Uploads.GetBlobClient("cancelled.bin").ExistsAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Upload_EmptyFile_PublishesEmptyBlob()
+    {
+        var storage = StorageNames.Unique(azurite);
+        await using var host = await TestHost.StartAsync(storage);
+        using var http = new HttpClient();
+
+        await Client(http).UploadAsync(host.Url("empty.bin"), new MemoryStream(), ct: Ct);
+
+        Assert.Empty(await storage.ReadPublishedAsync("empty.bin"));
+        Assert.Equal(0, await storage.StagedBlobCountAsync());
+    }
+
+    [Fact]
+    public async Task Upload_ExistingDestination_FailsWithAccessDenied()
+    {
+        var storage = StorageNames.Unique(azurite);
+        await using var host = await TestHost.StartAsync(storage);
+        using var http = new HttpClient();
+        await Client(http).UploadAsync(host.Url("once.bin"), new MemoryStream([1, 2, 3]), ct: Ct);
+
+        var error = await Assert.ThrowsAsync<BitsUploadException>(() => Client(http).UploadAsync(host.Url("once.bin"), new MemoryStream([4, 5]), ct: Ct));
+
+        Assert.Equal(403, error.StatusCode);
+        Assert.Equal("E_ACCESSDENIED", error.ErrorName);
+        Assert.Equal([1, 2, 3], await storage.ReadPublishedAsync("once.bin"));
+    }
+
+    [Fact]
+    public async Task Fragment_HotPath_CostsOneStorageWriteAndOneRead()
+    {
+        var storage = StorageNames.Unique(azurite);
+        var counter = new CountingPolicy();
+        await using var host = await TestHost.StartAsync(storage, configure: builder =>
+        {
+            var blobOptions = new BlobClientOptions();
+            blobOptions.AddPolicy(counter, HttpPipelinePosition.PerCall);
+            var tableOptions = new TableClientOptions();
+            tableOptions.AddPolicy(counter, HttpPipelinePosition.PerCall);
+            builder.Services.AddSingleton(new BlobServiceClient(storage.ConnectionString, blobOptions));
+            builder.Services.AddSingleton(new TableServiceClient(storage.ConnectionString, tableOptions));
+        });
+        using var http = new HttpClient();
+        var client = Client(http);
+        var file = RandomFile(8 * 1024 * 1024, 7);
+        var url = host.Url("hot.bin");
+        var id = (await client.CreateSessionAsync(url, ct: Ct)).SessionId!;
+        await client.SendFragmentAsync(url, id, file.AsMemory(0, 1024 * 1024), 0, file.Length, ct: Ct);
+
+        counter.Reset();
+        const int fragments = 6;
+        for (var i = 1; i <= fragments; i++)
+        {
+            var ack = await client.SendFragmentAsync(url, id, file.AsMemory(i * 1024 * 1024, 1024 * 1024), i * 1024 * 1024, file.Length, ct: Ct);
+            Assert.Equal(200, ack.StatusCode);
+        }
+
+        Assert.Equal(fragments, counter.Writes);
+        Assert.True(counter.Reads <= fragments, $"{counter.Reads} reads for {fragments} fragments");
+    }
+
+    /// <summary>Sends each request to the next of two hosts in turn (a farm without affinity).</summary>
+    private sealed class AlternatingHandler(Uri first, Uri second) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _count;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var target = Interlocked.Increment(ref _count) % 2 == 0 ? first : second;
+            request.RequestUri = new UriBuilder(request.RequestUri!) { Host = target.Host, Port = target.Port }.Uri;
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    private sealed class CountingPolicy : HttpPipelinePolicy
+    {
+        private int _reads;
+        private int _writes;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public int Writes => Volatile.Read(ref _writes);
+
+        public void Reset()
+        {
+            Volatile.Write(ref _reads, 0);
+            Volatile.Write(ref _writes, 0);
+        }
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Count(message);
+            ProcessNext(message, pipeline);
+        }
+
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Count(message);
+            return ProcessNextAsync(message, pipeline);
+        }
+
+        private void Count(HttpMessage message)
+        {
+            if (message.Request.Method == RequestMethod.Get || message.Request.Method == RequestMethod.Head)
+            {
+                Interlocked.Increment(ref _reads);
+            }
+            else
+            {
+                Interlocked.Increment(ref _writes);
+            }
+        }
+    }
+}
