@@ -11,6 +11,7 @@ public static class BitsHostApp
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Services.AddBitsUploadServer(builder.Configuration);
+        builder.Services.AddBitsTelemetry(builder.Configuration);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Fragments are bounded by Bits:MaxFragmentBytes in the handler (413 above it); Kestrel's own cap must not

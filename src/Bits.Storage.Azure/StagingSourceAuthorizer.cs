@@ -17,7 +17,7 @@ internal sealed class StagingSourceAuthorizer
 
     private readonly BlobServiceClient _service;
     private readonly TimeProvider _time;
-    private volatile UserDelegationKey? _key;
+    private Task<UserDelegationKey>? _key;
 
     public StagingSourceAuthorizer(BlobServiceClient service, TimeProvider time)
     {
@@ -49,14 +49,21 @@ internal sealed class StagingSourceAuthorizer
 
     private async Task<UserDelegationKey> GetKeyAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        // Racing callers may each fetch a key; any of them is valid, and the last one is kept.
-        if (_key is { } cached && cached.SignedExpiresOn > now + SasLifetime + TimeSpan.FromMinutes(5))
+        // One fetch serves every concurrent caller; a failed or soon-expiring key is replaced by the next caller.
+        var pending = _key;
+        if (pending is null || pending.IsFaulted || pending.IsCanceled
+            || (pending.IsCompletedSuccessfully && pending.Result.SignedExpiresOn <= now + SasLifetime + TimeSpan.FromMinutes(5)))
         {
-            return cached;
+            var fetch = FetchKeyAsync(now, CancellationToken.None);
+            pending = Interlocked.CompareExchange(ref _key, fetch, pending) == pending ? fetch : _key!;
         }
 
+        return await pending.WaitAsync(cancellationToken);
+    }
+
+    private async Task<UserDelegationKey> FetchKeyAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
         var response = await _service.GetUserDelegationKeyAsync(new BlobGetUserDelegationKeyOptions(now + KeyLifetime) { StartsOn = now.AddMinutes(-5) }, cancellationToken);
-        _key = response.Value;
         return response.Value;
     }
 }

@@ -1,0 +1,29 @@
+using Bits.AspNetCore;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BitsFunctions;
+
+/// <summary>The Functions app's service registration; <c>Program.cs</c> and the tests both go through it.</summary>
+public static class BitsFunctionsApp
+{
+    /// <summary>The URL path below which files are uploaded: <c>https://&lt;app&gt;/uploads/&lt;path&gt;</c>.</summary>
+    public const string RoutePrefix = "/uploads";
+
+    /// <summary>
+    /// Largest request body the worker's own Kestrel (behind the Functions host) accepts. Fragments are bounded by
+    /// <c>Bits:MaxFragmentBytes</c> in the handler and the host caps bodies at 100 MB; Kestrel's 30 MB default must not
+    /// cut in first.
+    /// </summary>
+    public const long MaxRequestBodyBytes = 128L * 1024 * 1024;
+
+    public static IServiceCollection ConfigureServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddBitsUploadServer(configuration);
+        services.AddBitsTelemetry(configuration).UseFunctionsWorkerDefaults();
+        services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
+        return services;
+    }
+}

@@ -1,0 +1,3 @@
+using Bits.Infra.Tests.Support;
+
+[assembly: AssemblyFixture(typeof(CompiledMainTemplate))]

@@ -1,0 +1,124 @@
+using System.Reflection;
+using Bits.AspNetCore;
+using Bits.Protocol;
+using Bits.Storage.Azure;
+using Bits.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace BitsFunctions.Tests;
+
+/// <summary>Every setting the app binds is in local.settings.sample.json and in the README's configuration table.</summary>
+public class ConfigurationDocsTests(AzuriteFixture azurite)
+{
+    private const string TableStart = "<!-- config-table:start -->";
+    private const string TableEnd = "<!-- config-table:end -->";
+
+    /// <summary>Settings read outside the bound options classes: telemetry and the Functions host's own.</summary>
+    private static readonly string[] OtherSettings =
+    [
+        BitsTelemetrySettings.ConsoleKey,
+        BitsTelemetrySettings.ConnectionStringKey,
+        BitsTelemetrySettings.AuthenticationStringKey,
+        BitsTelemetrySettings.OtlpEndpointKey,
+        "AzureWebJobsStorage",
+        "FUNCTIONS_WORKER_RUNTIME",
+    ];
+
+    public static TheoryData<string> BoundSettings()
+    {
+        var data = new TheoryData<string>();
+        foreach (var key in BoundKeys())
+        {
+            data.Add(key);
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string> AllSettings()
+    {
+        var data = new TheoryData<string>();
+        foreach (var key in BoundKeys().Concat(OtherSettings))
+        {
+            data.Add(key);
+        }
+
+        return data;
+    }
+
+    [Fact]
+    public void BoundSettings_CoverEveryOptionsProperty()
+    {
+        Assert.Contains("Bits:MaxFragmentBytes", BoundKeys());
+        Assert.Contains("BitsStorage:ConnectionString", BoundKeys());
+        Assert.Equal(
+            typeof(BitsServerOptions).GetProperties().Length + typeof(AzureBitsStorageOptions).GetProperties().Length,
+            BoundKeys().Count());
+    }
+
+    [Theory]
+    [MemberData(nameof(AllSettings))]
+    public void LocalSettingsSample_ListsSetting(string key)
+    {
+        var values = RepoFiles.SampleValues();
+
+        Assert.True(values.ContainsKey(EnvironmentForm(key)), $"local.settings.sample.json has no Values entry '{EnvironmentForm(key)}'.");
+    }
+
+    [Theory]
+    [MemberData(nameof(AllSettings))]
+    public void ReadmeConfigTable_ListsSetting(string key)
+    {
+        var rows = ReadmeTableRows();
+
+        Assert.True(rows.Any(row => FirstCell(row).Contains('`' + key + '`', StringComparison.Ordinal)),
+            $"README.md's configuration table (between {TableStart} and {TableEnd}) has no row for `{key}`.");
+    }
+
+    [Fact]
+    public void LocalSettingsSample_IsForTheIsolatedWorkerOnAzurite()
+    {
+        var values = RepoFiles.SampleValues();
+
+        Assert.Equal("dotnet-isolated", values["FUNCTIONS_WORKER_RUNTIME"]);
+        Assert.Equal("UseDevelopmentStorage=true", values["AzureWebJobsStorage"]);
+        Assert.Equal("UseDevelopmentStorage=true", values["BitsStorage__ConnectionString"]);
+        Assert.Equal("16777216", values["Bits__MaxFragmentBytes"]);
+    }
+
+    [Fact]
+    public async Task LocalSettingsSample_PassesStartupValidation()
+    {
+        // Only the storage location is redirected to the test Azurite; everything else is the sample's value.
+        var storage = TestStorage.Unique(azurite);
+        await using var app = await FunctionApp.StartAsync(storage.Settings);
+
+        var server = app.Services.GetRequiredService<IOptions<BitsServerOptions>>().Value;
+        var store = app.Services.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value;
+        Assert.Equal(16L * 1024 * 1024, server.MaxFragmentBytes);
+        Assert.Equal(TimeSpan.FromDays(14), server.TombstoneLifetime);
+        Assert.Null(store.BlobServiceUri);
+        Assert.True(store.CreateResources);
+    }
+
+    private static IEnumerable<string> BoundKeys() =>
+        Keys(BitsServerOptions.SectionName, typeof(BitsServerOptions))
+            .Concat(Keys(AzureBitsStorageOptions.SectionName, typeof(AzureBitsStorageOptions)));
+
+    private static IEnumerable<string> Keys(string section, Type options) =>
+        options.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => section + ":" + p.Name);
+
+    private static string EnvironmentForm(string key) => key.Replace(":", "__", StringComparison.Ordinal);
+
+    private static string[] ReadmeTableRows()
+    {
+        var text = File.ReadAllText(RepoFiles.Readme);
+        var start = text.IndexOf(TableStart, StringComparison.Ordinal);
+        var end = text.IndexOf(TableEnd, StringComparison.Ordinal);
+        Assert.True(start >= 0 && end > start, $"README.md has no {TableStart} ... {TableEnd} block.");
+        return text[start..end].Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith('|')).ToArray();
+    }
+
+    private static string FirstCell(string row) => row.Split('|', StringSplitOptions.TrimEntries)[1];
+}
