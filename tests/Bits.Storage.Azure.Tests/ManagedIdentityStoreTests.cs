@@ -104,8 +104,8 @@ public sealed class ManagedIdentityStoreTests(OAuthAzuriteFixture fixture) : ICl
         Assert.Equal(data, (await harness.Uploads.GetBlobClient(session.Destination).DownloadContentAsync(Ct)).Value.Content.ToArray());
         Assert.Empty(await StagedBlobsAsync(harness, session.Id));
 
-        // How: no shared key anywhere, a user delegation key was obtained (the first copies, running concurrently, may
-        // each fetch one: StagingSourceAuthorizer allows that race), and every Put Block From URL reads its segment
+        // How: no shared key anywhere, exactly one user delegation key was obtained (the concurrent copies share one
+        // fetch), and every Put Block From URL reads its segment
         // through a read-only, HTTPS-only, blob-scoped user delegation SAS bound to the token's identity.
         var requests = harness.Recorder.Requests;
         Assert.All(requests, r => Assert.StartsWith("Bearer ", r.Authorization, StringComparison.Ordinal));
