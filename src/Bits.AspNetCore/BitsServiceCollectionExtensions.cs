@@ -77,10 +77,10 @@ public static class BitsServiceCollectionExtensions
 }
 
 /// <summary>Creates the table and containers at start-up when <c>BitsStorage:CreateResources</c> is true.</summary>
-internal sealed class AzureBitsStorageInitializer(AzureBitsUploadStore store, IOptions<AzureBitsStorageOptions> options) : IHostedService
+internal sealed class AzureBitsStorageInitializer(AzureBitsUploadStore store, IOptions<AzureBitsStorageOptions> options, BitsProtocolHandler handler) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken) =>
-        options.Value.CreateResources ? store.InitializeAsync(cancellationToken) : Task.CompletedTask;
+        options.Value.CreateResources ? store.InitializeAsync(handler.Areas.Areas.Select(a => a.Container), cancellationToken) : Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -25,7 +25,11 @@ public sealed partial class BitsProtocolHandler
         _options = options.Value;
         _time = time;
         _logger = logger;
+        Areas = new BitsAreaCatalog(_options);
     }
+
+    /// <summary>The upload areas this handler serves.</summary>
+    public BitsAreaCatalog Areas { get; }
 
     /// <summary>Handles one request. Never throws for bad input or storage faults; only cancellation escapes.</summary>
     public async Task<BitsResponse> HandleAsync(BitsRequest request, CancellationToken cancellationToken)
@@ -101,7 +105,7 @@ public sealed partial class BitsProtocolHandler
 
         return packetType switch
         {
-            BitsPacketType.Ping => Result(BitsResponse.Ok()),
+            BitsPacketType.Ping => Result(Ping(request)),
             BitsPacketType.CreateSession => CreateSessionAsync(request, cancellationToken),
             BitsPacketType.Fragment => FragmentAsync(request, contentLength, cancellationToken),
             BitsPacketType.CloseSession => CloseSessionAsync(request, cancellationToken),
@@ -110,11 +114,26 @@ public sealed partial class BitsProtocolHandler
         };
     }
 
+    /// <summary>Ping changes nothing, but like IIS it says 501 where uploads are disabled.</summary>
+    private BitsResponse Ping(BitsRequest request) =>
+        DestinationPath.TryParse(request.RawPath, out var path, out _) && !Areas.Resolve(path).Area.Enabled
+            ? BitsResponse.Failure(UploadsDisabled(Areas.Resolve(path).Area))
+            : BitsResponse.Ok();
+
+    private static BitsError UploadsDisabled(BitsArea area) =>
+        BitsError.UploadsDisabled($"BITS uploads are disabled for area '{area.Name}'.");
+
     private async Task<BitsResponse> CreateSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
-        if (!DestinationPath.TryParse(request.RawPath, out var destination, out var problem))
+        if (!DestinationPath.TryParse(request.RawPath, out var path, out var problem))
         {
             return BitsResponse.Failure(BitsError.InvalidArgument(problem!));
+        }
+
+        var destination = Areas.Resolve(path);
+        if (!destination.Area.Enabled)
+        {
+            return BitsResponse.Failure(UploadsDisabled(destination.Area));
         }
 
         if (!OffersUploadProtocol(request.SupportedProtocols, out problem))
@@ -122,21 +141,23 @@ public sealed partial class BitsProtocolHandler
             return BitsResponse.Failure(BitsError.InvalidArgument(problem!));
         }
 
-        if (!_options.AllowOverwrites && await _store.DestinationExistsAsync(destination, cancellationToken))
+        if (!destination.Area.AllowOverwrites && await _store.DestinationExistsAsync(destination.Container, destination.BlobName, cancellationToken))
         {
-            return BitsResponse.Failure(BitsError.DestinationExists($"'{destination}' already exists and overwriting is not allowed."));
+            return BitsResponse.Failure(BitsError.DestinationExists($"'{path}' already exists and overwriting is not allowed."));
         }
 
         var session = new BitsSession
         {
             Id = BitsSessionIds.NewId(),
-            Destination = destination,
+            Destination = destination.BlobName,
+            Container = destination.Container,
+            Area = destination.Area.Name,
             ContentName = request.ContentName,
             User = request.User,
             CreatedAt = _time.GetUtcNow(),
         };
         await _store.CreateSessionAsync(session, cancellationToken);
-        Log.SessionCreated(_logger, session.Id, destination);
+        Log.SessionCreated(_logger, session.Id, path);
         BitsObservability.ActiveSessions.Add(1);
         return BitsResponse.Ok()
             .With(BitsHeaders.Protocol, BitsHeaders.UploadProtocolGuid)
@@ -146,7 +167,7 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> FragmentAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
     {
-        var (session, failure) = await FindOpenSessionAsync(request, cancellationToken);
+        var (session, area, failure) = await FindOpenSessionAsync(request, cancellationToken);
         if (failure is not null)
         {
             return failure;
@@ -175,9 +196,9 @@ public sealed partial class BitsProtocolHandler
 
         for (var attempt = 0; session!.TotalLength is null; attempt++)
         {
-            if (range.Total > _options.MaxUploadBytes)
+            if (range.Total > area!.MaxUploadBytes)
             {
-                return Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {_options.MaxUploadBytes} bytes."), request);
+                return Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
             }
 
             var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
@@ -265,7 +286,7 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> CloseSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
-        var (session, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, area, failure) = await FindSessionAsync(request, cancellationToken);
         if (failure is not null)
         {
             return failure;
@@ -292,7 +313,7 @@ public sealed partial class BitsProtocolHandler
         }
 
         var started = _time.GetTimestamp();
-        var result = await _store.PublishAsync(session, _options.AllowOverwrites, cancellationToken);
+        var result = await _store.PublishAsync(session, area!.AllowOverwrites, cancellationToken);
         if (result == PublishResult.DestinationExists)
         {
             await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
@@ -309,7 +330,7 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> CancelSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
-        var (session, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, _, failure) = await FindSessionAsync(request, cancellationToken);
         if (failure is not null)
         {
             return failure;
@@ -325,46 +346,48 @@ public sealed partial class BitsProtocolHandler
         return BitsResponse.Ok().WithSession(EchoSessionId(request));
     }
 
-    private async Task<(BitsSession? Session, BitsResponse? Failure)> FindOpenSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindOpenSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
-        var (session, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, area, failure) = await FindSessionAsync(request, cancellationToken);
         if (failure is null && session!.State != BitsSessionState.Open)
         {
             // Rule 6a.4: a Fragment for a closed or cancelled session never changes anything.
-            return (null, Fail(BitsError.SessionNotFound("The session is closed."), request));
+            return (null, null, Fail(BitsError.SessionNotFound("The session is closed."), request));
         }
 
-        return (session, failure);
+        return (session, area, failure);
     }
 
-    private async Task<(BitsSession? Session, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.SessionId))
         {
-            return (null, Fail(BitsError.InvalidArgument("BITS-Session-Id is required."), request));
+            return (null, null, Fail(BitsError.InvalidArgument("BITS-Session-Id is required."), request));
         }
 
-        if (!DestinationPath.TryParse(request.RawPath, out var destination, out var problem))
+        if (!DestinationPath.TryParse(request.RawPath, out var path, out var problem))
         {
-            return (null, Fail(BitsError.InvalidArgument(problem!), request));
+            return (null, null, Fail(BitsError.InvalidArgument(problem!), request));
         }
 
         if (!BitsSessionIds.TryNormalize(request.SessionId, out var id))
         {
-            return (null, Fail(BitsError.SessionNotFound(), request));
+            return (null, null, Fail(BitsError.SessionNotFound(), request));
         }
 
+        var destination = Areas.Resolve(path);
         var session = await _store.GetSessionAsync(id, cancellationToken);
 
         // A session is bound to its URL and, with authentication on, to its user: anything else sees no session.
         if (session is null
-            || !string.Equals(session.Destination, destination, StringComparison.Ordinal)
+            || !string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
+            || !string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
             || (session.User is not null && !string.Equals(session.User, request.User, StringComparison.Ordinal)))
         {
-            return (null, Fail(BitsError.SessionNotFound(), request));
+            return (null, null, Fail(BitsError.SessionNotFound(), request));
         }
 
-        return (session, null);
+        return (session, destination.Area, null);
     }
 
     private static bool OffersUploadProtocol(string? supported, out string? problem)

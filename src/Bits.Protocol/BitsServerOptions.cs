@@ -18,6 +18,21 @@ public sealed class BitsServerOptions
 
     /// <summary>How long a closed or cancelled session's tombstone answers repeated Close/Cancel with 200.</summary>
     public TimeSpan TombstoneLifetime { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>Whether the default area (every path no configured area claims) accepts uploads.</summary>
+    public bool UploadsEnabled { get; set; } = true;
+
+    /// <summary>Idle time after which the janitor removes a session and its data (IIS BITSSessionTimeout).</summary>
+    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>Open sessions one authenticated user may hold (IIS BITSNumberOfSessionsLimit); 0 for no limit.</summary>
+    public int MaxSessionsPerUser { get; set; } = 50;
+
+    /// <summary>Storage queue receiving a JSON event after each publish; empty for none.</summary>
+    public string? CompletionQueue { get; set; }
+
+    /// <summary>Named upload areas (the IIS virtual directories), matched by path prefix under the upload route.</summary>
+    public Dictionary<string, BitsUploadAreaOptions> Areas { get; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>Checks <see cref="BitsServerOptions"/> at start-up with precise messages.</summary>
@@ -41,6 +56,104 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
             failures.Add($"Bits:TombstoneLifetime must be positive; it is {options.TombstoneLifetime}.");
         }
 
+        if (options.SessionTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"Bits:SessionTimeout must be positive; it is {options.SessionTimeout}.");
+        }
+
+        if (options.MaxSessionsPerUser < 0)
+        {
+            failures.Add($"Bits:MaxSessionsPerUser must not be negative; it is {options.MaxSessionsPerUser}.");
+        }
+
+        CheckQueue(options.CompletionQueue, "Bits:CompletionQueue", failures);
+        var prefixes = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (areaName, area) in options.Areas)
+        {
+            ValidateArea(areaName, area, prefixes, failures);
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    private static void ValidateArea(string name, BitsUploadAreaOptions area, Dictionary<string, string> prefixes, List<string> failures)
+    {
+        var key = $"Bits:Areas:{name}";
+        if (!BitsAreaCatalog.AreaName.IsMatch(name))
+        {
+            failures.Add($"{key}: an area name is 1-63 letters, digits, '-' or '_'.");
+        }
+
+        var prefix = area.PathPrefix.Trim('/');
+        if (prefix.Length > 0 && !DestinationPath.TryParse(prefix, out _, out var problem))
+        {
+            failures.Add($"{key}:PathPrefix '{area.PathPrefix}' is not a valid path: {problem}");
+        }
+
+        if (!prefixes.TryAdd(prefix, name))
+        {
+            failures.Add($"{key}:PathPrefix '{prefix}' is already used by area '{prefixes[prefix]}'.");
+        }
+
+        if (!string.IsNullOrEmpty(area.Container) && !IsContainerName(area.Container))
+        {
+            failures.Add($"{key}:Container '{area.Container}' is not a valid container name (3-63 lower-case letters, digits and single hyphens).");
+        }
+
+        if (!string.IsNullOrEmpty(area.BlobPrefix) && (area.BlobPrefix.StartsWith('/') || area.BlobPrefix.Contains("..", StringComparison.Ordinal) || area.BlobPrefix.Contains('\\', StringComparison.Ordinal)))
+        {
+            failures.Add($"{key}:BlobPrefix '{area.BlobPrefix}' must be a relative blob-name prefix without '..' or backslashes.");
+        }
+
+        if (area.MaxUploadBytes is < 0)
+        {
+            failures.Add($"{key}:MaxUploadBytes must not be negative.");
+        }
+
+        if (area.SessionTimeout is { } timeout && timeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{key}:SessionTimeout must be positive.");
+        }
+
+        if (area.MaxSessionsPerUser is < 0)
+        {
+            failures.Add($"{key}:MaxSessionsPerUser must not be negative.");
+        }
+
+        if (area.NotificationType != BitsNotificationType.None)
+        {
+            if (string.IsNullOrWhiteSpace(area.NotificationUrl))
+            {
+                failures.Add($"{key}:NotificationUrl is required when NotificationType is {area.NotificationType}.");
+            }
+            else if (area.NotificationUrl.Length > 2200)
+            {
+                failures.Add($"{key}:NotificationUrl is longer than 2200 characters.");
+            }
+            else if (Uri.TryCreate(area.NotificationUrl, UriKind.Absolute, out var absolute) && absolute.Scheme != Uri.UriSchemeHttp && absolute.Scheme != Uri.UriSchemeHttps)
+            {
+                failures.Add($"{key}:NotificationUrl must be an http(s) URL or a relative URL.");
+            }
+        }
+
+        if (area.NotificationTimeout <= TimeSpan.Zero || area.NotificationTimeout > TimeSpan.FromMinutes(5))
+        {
+            failures.Add($"{key}:NotificationTimeout must be between 0 and 5 minutes (the Windows client waits at most 5 minutes for an Ack).");
+        }
+
+        CheckQueue(area.CompletionQueue, $"{key}:CompletionQueue", failures);
+    }
+
+    private static void CheckQueue(string? queue, string key, List<string> failures)
+    {
+        if (!string.IsNullOrEmpty(queue) && !IsContainerName(queue))
+        {
+            failures.Add($"{key} '{queue}' is not a valid queue name (3-63 lower-case letters, digits and single hyphens).");
+        }
+    }
+
+    /// <summary>Container and queue names share one rule.</summary>
+    public static bool IsContainerName(string value) =>
+        value.Length is >= 3 and <= 63 && value.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')
+        && !value.StartsWith('-') && !value.EndsWith('-') && !value.Contains("--", StringComparison.Ordinal);
 }

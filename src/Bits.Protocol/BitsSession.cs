@@ -24,8 +24,14 @@ public sealed record BitsSession
     /// <summary>Braced upper-case GUID, e.g. <c>{A0FF5911-4144-45B3-BF27-27AFC8EC8A67}</c>.</summary>
     public required string Id { get; init; }
 
-    /// <summary>The destination name (decoded URL path under the upload route).</summary>
+    /// <summary>The destination blob name (from the URL path under the upload route and the area's blob prefix).</summary>
     public required string Destination { get; init; }
+
+    /// <summary>The container of the destination; null for the store's default upload container.</summary>
+    public string? Container { get; init; }
+
+    /// <summary>Name of the upload area the session belongs to.</summary>
+    public string? Area { get; init; }
 
     public string? ContentName { get; init; }
 

@@ -41,8 +41,8 @@ public interface IBitsUploadStore
     /// <summary>Bytes stored so far for an open session.</summary>
     Task<long> GetReceivedLengthAsync(BitsSession session, CancellationToken cancellationToken);
 
-    /// <summary>True when the destination already holds a file that this session did not publish.</summary>
-    Task<bool> DestinationExistsAsync(string destination, CancellationToken cancellationToken);
+    /// <summary>True when the destination (in <paramref name="container"/>, null for the default) already holds a file.</summary>
+    Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken);
 
     /// <summary>
     /// Publishes the staged bytes of a complete session to its destination in one atomic, server-side commit

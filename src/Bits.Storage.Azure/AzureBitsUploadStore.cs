@@ -31,6 +31,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     internal const string ContentNameMetadata = "bitscontentname";
     internal const string UploaderMetadata = "bitsuploader";
 
+    private readonly BlobServiceClient _blobService;
     private readonly TableClient _table;
     private readonly BlobContainerClient _staging;
     private readonly BlobContainerClient _uploads;
@@ -50,6 +51,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     {
         _options = options.Value;
         _serverOptions = serverOptions.Value;
+        _blobService = blobService;
         _table = tableService.GetTableClient(_options.SessionTable);
         _staging = blobService.GetBlobContainerClient(_options.StagingContainer);
         _uploads = blobService.GetBlobContainerClient(_options.UploadContainer);
@@ -58,12 +60,16 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         _logger = logger;
     }
 
-    /// <summary>Creates the table and containers if missing.</summary>
-    public async Task InitializeAsync(CancellationToken cancellationToken = default)
+    /// <summary>Creates the table and containers (the default upload container plus <paramref name="uploadContainers"/>) if missing.</summary>
+    public async Task InitializeAsync(IEnumerable<string?>? uploadContainers = null, CancellationToken cancellationToken = default)
     {
         await _table.CreateIfNotExistsAsync(cancellationToken);
         await _staging.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         await _uploads.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        foreach (var container in (uploadContainers ?? []).OfType<string>().Distinct(StringComparer.Ordinal))
+        {
+            await Uploads(container).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        }
     }
 
     public Task CreateSessionAsync(BitsSession session, CancellationToken cancellationToken) => Guard(async () =>
@@ -72,6 +78,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         var entity = new TableEntity(session.Id, SessionRowKey)
         {
             ["Destination"] = session.Destination,
+            ["Container"] = session.Container,
+            ["Area"] = session.Area,
             ["ContentName"] = session.ContentName,
             ["User"] = session.User,
             ["CreatedAt"] = session.CreatedAt,
@@ -151,12 +159,12 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         return ReceivedLengthAsync(session, hint, cancellationToken);
     });
 
-    public Task<bool> DestinationExistsAsync(string destination, CancellationToken cancellationToken) => Guard(async () =>
-        (bool)await _uploads.GetBlobClient(destination).ExistsAsync(cancellationToken));
+    public Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken) => Guard(async () =>
+        (bool)await Uploads(container).GetBlobClient(destination).ExistsAsync(cancellationToken));
 
     public Task<PublishResult> PublishAsync(BitsSession session, bool allowOverwrite, CancellationToken cancellationToken) => Guard(async () =>
     {
-        var destination = _uploads.GetBlockBlobClient(session.Destination);
+        var destination = Uploads(session.Container).GetBlockBlobClient(session.Destination);
         if (await PublishedBySessionAsync(destination, session.Id, cancellationToken))
         {
             // A retry after a crash between commit and tombstone: finish the clean-up only.
@@ -355,6 +363,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         var tombstone = new TableEntity(session.Id, TombstoneRowKey)
         {
             ["Destination"] = session.Destination,
+            ["Container"] = session.Container,
+            ["Area"] = session.Area,
             ["ContentName"] = session.ContentName,
             ["User"] = session.User,
             ["CreatedAt"] = session.CreatedAt,
@@ -406,6 +416,9 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         return metadata;
     }
 
+    private BlobContainerClient Uploads(string? container) =>
+        container is null ? _uploads : _blobService.GetBlobContainerClient(container);
+
     private AppendBlobClient Segment(string sessionId, long index) =>
         _staging.GetAppendBlobClient(string.Create(CultureInfo.InvariantCulture, $"{SessionKey(sessionId)}/{index:D6}"));
 
@@ -419,6 +432,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     {
         Id = entity.PartitionKey,
         Destination = entity.GetString("Destination") ?? string.Empty,
+        Container = entity.GetString("Container"),
+        Area = entity.GetString("Area"),
         ContentName = entity.GetString("ContentName"),
         User = entity.GetString("User"),
         CreatedAt = entity.GetDateTimeOffset("CreatedAt") ?? DateTimeOffset.MinValue,

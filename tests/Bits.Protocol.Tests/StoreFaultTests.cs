@@ -39,7 +39,7 @@ public class StoreFaultTests
 
         public Task<long> GetReceivedLengthAsync(BitsSession session, CancellationToken cancellationToken) => throw fault;
 
-        public Task<bool> DestinationExistsAsync(string destination, CancellationToken cancellationToken) => throw fault;
+        public Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken) => throw fault;
 
         public Task<PublishResult> PublishAsync(BitsSession session, bool allowOverwrite, CancellationToken cancellationToken) => throw fault;
 

@@ -170,8 +170,8 @@ public sealed class ManagedIdentityStoreTests(OAuthAzuriteFixture fixture) : ICl
         // Tombstones (written by a table transaction) read back through the token-authenticated table client.
         Assert.Equal(BitsSessionState.Closed, (await harness.Store.GetSessionAsync(closed.Id, Ct))!.State);
         Assert.Equal(BitsSessionState.Cancelled, (await harness.Store.GetSessionAsync(cancelled.Id, Ct))!.State);
-        Assert.True(await harness.Store.DestinationExistsAsync(closed.Destination, Ct));
-        Assert.False(await harness.Store.DestinationExistsAsync(cancelled.Destination, Ct));
+        Assert.True(await harness.Store.DestinationExistsAsync(null, closed.Destination, Ct));
+        Assert.False(await harness.Store.DestinationExistsAsync(null, cancelled.Destination, Ct));
         Assert.Equal(PublishResult.DestinationExists, await harness.Store.PublishAsync(await NewSessionAsync(harness, 0, closed.Destination), allowOverwrite: false, Ct));
         Assert.Empty(await StagedBlobsAsync(harness, closed.Id));
         Assert.Empty(await StagedBlobsAsync(harness, cancelled.Id));
@@ -255,7 +255,7 @@ public sealed class ManagedIdentityStoreTests(OAuthAzuriteFixture fixture) : ICl
             Microsoft.Extensions.Options.Options.Create(new BitsServerOptions()),
             TimeProvider.System,
             NullLogger<AzureBitsUploadStore>.Instance);
-        await store.InitializeAsync(Ct);
+        await store.InitializeAsync(cancellationToken: Ct);
         return new Harness(store, options, blobs, recorder);
     }
 

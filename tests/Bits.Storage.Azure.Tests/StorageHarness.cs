@@ -102,7 +102,7 @@ public sealed class StorageHarness
     public static async Task<StorageHarness> CreateAsync(AzuriteFixture azurite, long segmentBytes = 250_000_000, TimeProvider? time = null)
     {
         var harness = new StorageHarness(azurite.ConnectionString, segmentBytes, time);
-        await harness.Store.InitializeAsync(TestContext.Current.CancellationToken);
+        await harness.Store.InitializeAsync(cancellationToken: TestContext.Current.CancellationToken);
         harness.Counter.Reset();
         return harness;
     }

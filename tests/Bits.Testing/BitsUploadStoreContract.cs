@@ -148,7 +148,7 @@ public abstract class BitsUploadStoreContract
         Assert.Equal(0, await CountStagedAsync(session.Id));
         Assert.False(await SessionRecordExistsAsync(session.Id));
         Assert.Equal(BitsSessionState.Closed, (await Store.GetSessionAsync(session.Id, Ct))!.State);
-        Assert.True(await Store.DestinationExistsAsync(session.Destination, Ct));
+        Assert.True(await Store.DestinationExistsAsync(null, session.Destination, Ct));
     }
 
     [Fact]

@@ -38,13 +38,16 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
     }
 
     /// <summary>Adds a file as if another upload had published it.</summary>
-    public void Seed(string destination, byte[] content)
+    public void Seed(string destination, byte[] content, string? container = null)
     {
         lock (_gate)
         {
-            _published[destination] = content;
+            _published[Key(container, destination)] = content;
         }
     }
+
+    /// <summary>Key of <see cref="Published"/>: the name in the default container, else <c>container:name</c>.</summary>
+    public static string Key(string? container, string destination) => container is null ? destination : container + ":" + destination;
 
     public Task CreateSessionAsync(BitsSession session, CancellationToken cancellationToken)
     {
@@ -107,11 +110,11 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
         }
     }
 
-    public Task<bool> DestinationExistsAsync(string destination, CancellationToken cancellationToken)
+    public Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            return Task.FromResult(_published.ContainsKey(destination));
+            return Task.FromResult(_published.ContainsKey(Key(container, destination)));
         }
     }
 
@@ -129,12 +132,13 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
                 return Task.FromResult(PublishResult.Published);
             }
 
-            if (!allowOverwrite && _published.ContainsKey(session.Destination))
+            var key = Key(session.Container, session.Destination);
+            if (!allowOverwrite && _published.ContainsKey(key))
             {
                 return Task.FromResult(PublishResult.DestinationExists);
             }
 
-            _published[session.Destination] = StagedOf(session).ToArray();
+            _published[key] = StagedOf(session).ToArray();
             _sessions[session.Id] = new Entry(Tombstone(entry.Session, BitsSessionState.Closed), null);
             return Task.FromResult(PublishResult.Published);
         }
