@@ -31,6 +31,9 @@ public sealed class BitsServerOptions
     /// <summary>Storage queue receiving a JSON event after each publish; empty for none.</summary>
     public string? CompletionQueue { get; set; }
 
+    /// <summary>Who may upload to the default area, and to areas without their own rule.</summary>
+    public BitsAuthenticationOptions Authentication { get; set; } = new();
+
     /// <summary>Named upload areas (the IIS virtual directories), matched by path prefix under the upload route.</summary>
     public Dictionary<string, BitsUploadAreaOptions> Areas { get; } = new(StringComparer.OrdinalIgnoreCase);
 }

@@ -57,6 +57,9 @@ public sealed class BitsUploadAreaOptions
 
     /// <summary>Storage queue that receives a JSON completion event after each publish; empty for none.</summary>
     public string? CompletionQueue { get; set; }
+
+    /// <summary>Who may upload here; null for <c>Bits:Authentication</c>.</summary>
+    public BitsAuthenticationOptions? Authentication { get; set; }
 }
 
 /// <summary>An area with every setting resolved.</summary>
@@ -73,7 +76,8 @@ public sealed record BitsArea(
     BitsNotificationType NotificationType,
     string? NotificationUrl,
     TimeSpan NotificationTimeout,
-    string? CompletionQueue);
+    string? CompletionQueue,
+    BitsAuthenticationOptions Authentication);
 
 /// <summary>A destination resolved from a URL path: its area and the blob it names.</summary>
 public sealed record BitsDestination(BitsArea Area, string Path, string BlobName)
@@ -92,7 +96,8 @@ public sealed class BitsAreaCatalog
     {
         var defaults = new BitsArea(
             DefaultAreaName, string.Empty, null, string.Empty, options.UploadsEnabled, options.MaxUploadBytes, options.AllowOverwrites,
-            options.SessionTimeout, options.MaxSessionsPerUser, BitsNotificationType.None, null, TimeSpan.FromMinutes(5), options.CompletionQueue);
+            options.SessionTimeout, options.MaxSessionsPerUser, BitsNotificationType.None, null, TimeSpan.FromMinutes(5), options.CompletionQueue,
+            options.Authentication);
         _areas = [];
         foreach (var (name, area) in options.Areas)
         {
@@ -109,7 +114,8 @@ public sealed class BitsAreaCatalog
                 area.NotificationType,
                 string.IsNullOrWhiteSpace(area.NotificationUrl) ? null : area.NotificationUrl,
                 area.NotificationTimeout,
-                string.IsNullOrWhiteSpace(area.CompletionQueue) ? options.CompletionQueue : area.CompletionQueue));
+                string.IsNullOrWhiteSpace(area.CompletionQueue) ? options.CompletionQueue : area.CompletionQueue,
+                area.Authentication ?? options.Authentication));
         }
 
         if (!_areas.Any(a => a.PathPrefix.Length == 0))
