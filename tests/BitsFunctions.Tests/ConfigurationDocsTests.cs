@@ -53,8 +53,9 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Assert.Contains("Bits:MaxFragmentBytes", BoundKeys());
         Assert.Contains("BitsStorage:ConnectionString", BoundKeys());
         Assert.Contains("Bits:Areas:<name>:PathPrefix", BoundKeys());
+        var auth = typeof(BitsAuthenticationOptions).GetProperties().Length;
         Assert.Equal(
-            typeof(BitsServerOptions).GetProperties().Length - 1 + typeof(BitsUploadAreaOptions).GetProperties().Length
+            typeof(BitsServerOptions).GetProperties().Length - 2 + auth + typeof(BitsUploadAreaOptions).GetProperties().Length - 1 + auth
                 + typeof(AzureBitsStorageOptions).GetProperties().Length,
             BoundKeys().Count());
     }
@@ -64,6 +65,12 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
     public void LocalSettingsSample_ListsSetting(string key)
     {
         var values = RepoFiles.SampleValues();
+        if (IsList(key) && !key.Contains(AreaPlaceholder, StringComparison.Ordinal))
+        {
+            Assert.DoesNotContain(values.Keys, k => k.StartsWith(EnvironmentForm(key), StringComparison.Ordinal));
+            return;
+        }
+
         if (key.Contains(AreaPlaceholder, StringComparison.Ordinal))
         {
             Assert.DoesNotContain(values.Keys, k => k.StartsWith("Bits__Areas__", StringComparison.Ordinal));
@@ -116,9 +123,12 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
     /// <summary>Keys of an options class; a dictionary of areas contributes <c>Section:Areas:&lt;name&gt;:Property</c> keys.</summary>
     private static IEnumerable<string> Keys(string section, Type options) =>
         options.GetProperties(BindingFlags.Public | BindingFlags.Instance).SelectMany(p =>
-            p.PropertyType == typeof(Dictionary<string, BitsUploadAreaOptions>)
-                ? Keys($"{section}:{p.Name}:{AreaPlaceholder}", typeof(BitsUploadAreaOptions))
-                : [section + ":" + p.Name]);
+            p.PropertyType == typeof(Dictionary<string, BitsUploadAreaOptions>) ? Keys($"{section}:{p.Name}:{AreaPlaceholder}", typeof(BitsUploadAreaOptions))
+            : p.PropertyType == typeof(BitsAuthenticationOptions) ? Keys($"{section}:{p.Name}", typeof(BitsAuthenticationOptions))
+            : [section + ":" + p.Name]);
+
+    /// <summary>List settings are indexed (<c>Key__0</c>, <c>Key__1</c>); the sample settings leave them empty.</summary>
+    private static bool IsList(string key) => key.EndsWith(":AllowedUsers", StringComparison.Ordinal);
 
     /// <summary>Stands for an area's name in documented keys; areas are optional, so the sample settings define none.</summary>
     private const string AreaPlaceholder = "<name>";
