@@ -17,6 +17,12 @@ public static class BitsHttp
     public static async Task HandleAsync(HttpContext context, string routePrefix)
     {
         var handler = context.RequestServices.GetRequiredService<BitsProtocolHandler>();
+        if (await BitsAuthentication.AuthenticateAsync(context, routePrefix) is { } refusal)
+        {
+            await WriteAsync(context, refusal);
+            return;
+        }
+
         var request = ToBitsRequest(context, routePrefix);
         BitsResponse response;
         try

@@ -35,6 +35,8 @@ public static class BitsServiceCollectionExtensions
         services.TryAddSingleton<IBitsUploadStore>(sp => sp.GetRequiredService<AzureBitsUploadStore>());
         services.TryAddSingleton<BitsProtocolHandler>();
         services.AddHostedService<AzureBitsStorageInitializer>();
+        services.AddBitsJanitor(configuration);
+        services.AddBitsAuthentication(configuration);
         return services;
     }
 
