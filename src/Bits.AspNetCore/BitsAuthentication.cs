@@ -1,18 +1,258 @@
+using System.Diagnostics.Metrics;
+using System.Security.Claims;
+using System.Text;
 using Bits.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Bits.AspNetCore;
 
 /// <summary>Per-area authentication of BITS requests (HTTP Basic, Entra ID bearer tokens).</summary>
 public static class BitsAuthentication
 {
-    internal static IServiceCollection AddBitsAuthentication(this IServiceCollection services, IConfiguration configuration) => services;
+    internal static IServiceCollection AddBitsAuthentication(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BitsAuthServerOptions>().Bind(configuration.GetSection(BitsAuthServerOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BitsAuthServerOptions>, BitsAuthServerOptionsValidator>();
+        services.TryAddSingleton<BitsBasicCredentialVerifier>();
+        services.TryAddSingleton<IBitsBearerKeyProvider, OpenIdConnectBitsBearerKeyProvider>();
+        services.TryAddSingleton<BitsBearerTokenValidator>();
+        services.TryAddSingleton<BitsAuthenticator>();
+        return services;
+    }
 
     /// <summary>
     /// Authenticates the request for its area and sets <see cref="HttpContext.User"/>. Returns the Ack to send instead of
     /// handling the packet (401 with a challenge, 403), or null to go on.
     /// </summary>
-    internal static Task<BitsResponse?> AuthenticateAsync(HttpContext context, string routePrefix) => Task.FromResult<BitsResponse?>(null);
+    internal static Task<BitsResponse?> AuthenticateAsync(HttpContext context, string routePrefix) =>
+        context.RequestServices.GetRequiredService<BitsAuthenticator>().AuthenticateAsync(context, routePrefix);
+}
+
+/// <summary>
+/// Applies an area's <see cref="BitsAuthenticationOptions"/> to one request. Every packet (Ping included, as IIS does)
+/// and every method is treated the same, before the protocol handler sees the request.
+/// </summary>
+internal sealed partial class BitsAuthenticator(
+    BitsProtocolHandler handler,
+    IOptionsMonitor<BitsAuthServerOptions> options,
+    BitsBasicCredentialVerifier basic,
+    BitsBearerTokenValidator bearer,
+    ILogger<BitsAuthenticator> logger)
+{
+    internal const string BasicScheme = "Basic";
+    internal const string BearerScheme = "Bearer";
+
+    private static readonly Counter<long> Refusals =
+        BitsObservability.Meter.CreateCounter<long>("bits.auth.refusals", "{request}", "Requests refused by authentication (401) or authorization (403)");
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public async Task<BitsResponse?> AuthenticateAsync(HttpContext context, string routePrefix)
+    {
+        // Only this component decides who the user is: start from anonymous whatever ran before.
+        context.User = new ClaimsPrincipal(new ClaimsIdentity());
+        if (!DestinationPath.TryParse(BitsHttp.RawPathUnder(context, routePrefix), out var path, out _))
+        {
+            return null; // The handler answers 400 for the name; nothing is stored or revealed.
+        }
+
+        var area = handler.Areas.Resolve(path).Area;
+        var rule = area.Authentication;
+        var secure = IsHttps(context.Request);
+        var basicOffered = rule.Basic && (secure || options.CurrentValue.AllowBasicOverHttp);
+        var authorization = context.Request.Headers.Authorization;
+
+        if (authorization.Count == 0 || (!rule.Basic && !rule.Bearer && rule.AllowAnonymous))
+        {
+            // An anonymous area that accepts no scheme ignores credentials, as IIS with only anonymous access does.
+            return rule.AllowAnonymous ? null : Challenge(area, rule, basicOffered, bearerError: false, "no credentials");
+        }
+
+        if (authorization.Count > 1 || !TrySplit(authorization.ToString(), out var scheme, out var parameter))
+        {
+            return Challenge(area, rule, basicOffered, bearerError: false, "malformed Authorization header");
+        }
+
+        string user;
+        ClaimsIdentity identity;
+        if (string.Equals(scheme, BasicScheme, StringComparison.OrdinalIgnoreCase) && rule.Basic)
+        {
+            if (!basicOffered)
+            {
+                return Refuse(area, BasicScheme, "Basic credentials were sent over plain HTTP; use HTTPS.");
+            }
+
+            if (!TryDecodeBasic(parameter, out var name, out var password) || !basic.TryVerify(name, password, out var verified))
+            {
+                return Challenge(area, rule, basicOffered, bearerError: false, "Basic credentials were not accepted");
+            }
+
+            user = verified;
+            identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user)], BasicScheme, ClaimTypes.Name, ClaimTypes.Role);
+        }
+        else if (string.Equals(scheme, BearerScheme, StringComparison.OrdinalIgnoreCase) && rule.Bearer)
+        {
+            var result = await bearer.ValidateAsync(parameter, context.RequestAborted);
+            if (result.KeysUnavailable)
+            {
+                Log.KeysUnavailable(logger, area.Name, result.Failure ?? "unknown");
+                return Count(BitsResponse.Failure(new BitsError(
+                    BitsErrorKind.InternalError, 503, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, "Token signing keys are unavailable; retry.")), area, BearerScheme);
+            }
+
+            if (!result.IsValid)
+            {
+                return Challenge(area, rule, basicOffered, bearerError: true, "bearer token was not accepted: " + result.Failure);
+            }
+
+            user = result.UserName!;
+            identity = result.Identity!;
+        }
+        else
+        {
+            return Challenge(area, rule, basicOffered, bearerError: false, "an authentication scheme this area does not accept");
+        }
+
+        if (rule.AllowedUsers.Count > 0 && !rule.AllowedUsers.Contains(user, StringComparer.OrdinalIgnoreCase))
+        {
+            Log.UserNotAllowed(logger, area.Name, user);
+            return Count(BitsResponse.Failure(BitsError.AccessDenied("The authenticated user may not upload to this area.")), area, identity.AuthenticationType!);
+        }
+
+        Log.Authenticated(logger, area.Name, identity.AuthenticationType!, user);
+        context.User = new ClaimsPrincipal(identity);
+        return null;
+    }
+
+    /// <summary>
+    /// HTTPS as the client saw it: Kestrel's own TLS, or a front end (Azure Functions, App Service, a proxy) saying so in
+    /// <c>X-Forwarded-Proto</c>. Only the client is protected by this check, so a forged header only harms its sender.
+    /// </summary>
+    private static bool IsHttps(HttpRequest request)
+    {
+        if (request.IsHttps)
+        {
+            return true;
+        }
+
+        var forwarded = request.Headers["X-Forwarded-Proto"].ToString();
+        var first = forwarded.Split(',', 2)[0].Trim();
+        return string.Equals(first, "https", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static bool TrySplit(string header, out string scheme, out string parameter)
+    {
+        header = header.Trim();
+        var space = header.IndexOf(' ', StringComparison.Ordinal);
+        scheme = space > 0 ? header[..space] : header;
+        parameter = space > 0 ? header[(space + 1)..].Trim() : string.Empty;
+        return scheme.Length > 0 && parameter.Length > 0;
+    }
+
+    /// <summary>RFC 7617: base64 of <c>user:password</c>, UTF-8 (we say <c>charset="UTF-8"</c>), else Latin-1.</summary>
+    private static bool TryDecodeBasic(string parameter, out string user, out string password)
+    {
+        user = password = string.Empty;
+        var buffer = new byte[parameter.Length];
+        if (!Convert.TryFromBase64String(parameter, buffer, out var written))
+        {
+            return false;
+        }
+
+        string text;
+        try
+        {
+            text = StrictUtf8.GetString(buffer, 0, written);
+        }
+        catch (DecoderFallbackException)
+        {
+            text = Encoding.Latin1.GetString(buffer, 0, written);
+        }
+        finally
+        {
+            Array.Clear(buffer);
+        }
+
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0)
+        {
+            return false;
+        }
+
+        user = text[..colon];
+        password = text[(colon + 1)..];
+        return true;
+    }
+
+    /// <summary>
+    /// 401 + E_ACCESSDENIED as an Ack, with one <c>WWW-Authenticate</c> per scheme the area accepts here. When no scheme
+    /// can be offered (a Basic-only area reached over plain HTTP), 403: retrying cannot help.
+    /// </summary>
+    private BitsResponse Challenge(BitsArea area, BitsAuthenticationOptions rule, bool basicOffered, bool bearerError, string reason)
+    {
+        if (!basicOffered && !rule.Bearer)
+        {
+            return Refuse(area, BasicScheme, "This area accepts Basic credentials over HTTPS only.");
+        }
+
+        Log.Challenged(logger, area.Name, reason);
+        var response = BitsResponse.Failure(new BitsError(
+            BitsErrorKind.Unauthenticated, 401, BitsHResults.E_ACCESSDENIED, BitsErrorContext.RemoteFile, "Authentication is required: " + reason));
+        if (basicOffered)
+        {
+            response.With("WWW-Authenticate", $"{BasicScheme} realm=\"{Quote(rule.Realm)}\", charset=\"UTF-8\"");
+        }
+
+        if (rule.Bearer)
+        {
+            // RFC 6750 §3: say invalid_token when a token was sent and refused.
+            response.With("WWW-Authenticate", bearerError ? $"{BearerScheme} error=\"invalid_token\"" : BearerScheme);
+        }
+
+        return Count(response, area, "challenge");
+    }
+
+    /// <summary>403 + E_ACCESSDENIED: nothing the client can send here would help.</summary>
+    private BitsResponse Refuse(BitsArea area, string scheme, string message)
+    {
+        Log.Refused(logger, area.Name, message);
+        return Count(BitsResponse.Failure(BitsError.AccessDenied(message)), area, scheme);
+    }
+
+    private static BitsResponse Count(BitsResponse response, BitsArea area, string scheme)
+    {
+        Refusals.Add(
+            1,
+            new KeyValuePair<string, object?>("http.response.status_code", response.StatusCode),
+            new KeyValuePair<string, object?>("bits.area", area.Name),
+            new KeyValuePair<string, object?>("bits.auth_scheme", scheme));
+        return response;
+    }
+
+    private static string Quote(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+
+    /// <summary>Never logs credentials, tokens or the Authorization header; user names only once authenticated.</summary>
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Authentication required in area {Area}: {Reason}")]
+        public static partial void Challenged(ILogger logger, string area, string reason);
+
+        [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "Request refused in area {Area} with 403: {Reason}")]
+        public static partial void Refused(ILogger logger, string area, string reason);
+
+        [LoggerMessage(EventId = 42, Level = LogLevel.Warning, Message = "Authenticated user {User} is not allowed in area {Area}")]
+        public static partial void UserNotAllowed(ILogger logger, string area, string user);
+
+        [LoggerMessage(EventId = 43, Level = LogLevel.Debug, Message = "Area {Area}: authenticated {Scheme} user {User}")]
+        public static partial void Authenticated(ILogger logger, string area, string scheme, string user);
+
+        [LoggerMessage(EventId = 44, Level = LogLevel.Error, Message = "Bearer token signing keys are unavailable for area {Area}: {Reason}")]
+        public static partial void KeysUnavailable(ILogger logger, string area, string reason);
+    }
 }

@@ -60,10 +60,15 @@ public static class BitsHttp
             }
         }
 
+        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        var query = http.QueryString.HasValue ? http.QueryString.Value! : string.Empty;
         return new BitsRequest
         {
             Method = method,
             RawPath = RawPathUnder(context, routePrefix),
+            Url = AbsoluteUrl(context, target),
+            Query = query,
+            Range = Header(http, "Range"),
             PacketType = Header(http, BitsHeaders.PacketType),
             SessionId = Header(http, BitsHeaders.SessionId),
             ContentRange = Header(http, BitsHeaders.ContentRange),
@@ -77,7 +82,7 @@ public static class BitsHttp
         };
     }
 
-    public static Task WriteAsync(HttpContext context, BitsResponse response)
+    public static async Task WriteAsync(HttpContext context, BitsResponse response)
     {
         var http = context.Response;
         http.StatusCode = response.StatusCode;
@@ -87,8 +92,27 @@ public static class BitsHttp
         }
 
         http.Headers.Pragma = "no-cache";
-        http.ContentLength = 0;
-        return Task.CompletedTask;
+        http.ContentLength = response.ContentLength;
+        if (response.Body is { } body)
+        {
+            await using (body)
+            {
+                await body.CopyToAsync(http.Body, context.RequestAborted);
+            }
+        }
+    }
+
+    /// <summary>The URL as the client sent it; behind a TLS-terminating front end, <c>X-Forwarded-Proto</c> gives the scheme.</summary>
+    private static Uri? AbsoluteUrl(HttpContext context, string? rawTarget)
+    {
+        var request = context.Request;
+        var scheme = request.Headers.TryGetValue("X-Forwarded-Proto", out var forwarded) && forwarded.ToString() is "https" or "http"
+            ? forwarded.ToString()
+            : request.Scheme;
+        var pathAndQuery = string.IsNullOrEmpty(rawTarget) || rawTarget[0] != '/'
+            ? (request.PathBase + request.Path).ToUriComponent() + request.QueryString.ToUriComponent()
+            : rawTarget;
+        return Uri.TryCreate($"{scheme}://{request.Host.ToUriComponent()}{pathAndQuery}", UriKind.Absolute, out var url) ? url : null;
     }
 
     /// <summary>

@@ -1,10 +1,28 @@
+using Bits.Protocol;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Bits.AspNetCore;
 
 /// <summary>Registration of the session-expiry janitor.</summary>
 public static class BitsJanitorExtensions
 {
-    internal static IServiceCollection AddBitsJanitor(this IServiceCollection services, IConfiguration configuration) => services;
+    /// <summary>
+    /// Registers <see cref="BitsSessionJanitor"/> with its options (section <c>Bits:Janitor</c>, validated at start-up)
+    /// and the <see cref="BitsJanitorHostedService"/> that runs it every <c>Bits:Janitor:Interval</c>. The hosted service
+    /// does nothing when <c>Bits:Janitor:HostedService</c> (or <c>Enabled</c>) is false: the Functions app sets it false
+    /// in code and runs the same janitor from a timer trigger.
+    /// </summary>
+    internal static IServiceCollection AddBitsJanitor(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<BitsJanitorOptions>().Bind(configuration.GetSection(BitsJanitorOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BitsJanitorOptions>, BitsJanitorOptionsValidator>());
+        services.TryAddSingleton<BitsSessionJanitor>();
+        services.TryAddSingleton<BitsJanitorHostedService>();
+        services.AddHostedService(sp => sp.GetRequiredService<BitsJanitorHostedService>());
+        return services;
+    }
 }

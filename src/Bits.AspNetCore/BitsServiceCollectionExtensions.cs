@@ -2,6 +2,7 @@ using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
 using Bits.Protocol;
 using Bits.Storage.Azure;
 using Microsoft.AspNetCore.Builder;
@@ -33,6 +34,12 @@ public static class BitsServiceCollectionExtensions
         services.TryAddSingleton(sp => CreateTableServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
         services.TryAddSingleton<AzureBitsUploadStore>();
         services.TryAddSingleton<IBitsUploadStore>(sp => sp.GetRequiredService<AzureBitsUploadStore>());
+        services.TryAddSingleton(sp => CreateQueueServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
+        services.TryAddSingleton<IBitsCompletionSink, AzureQueueCompletionSink>();
+        services.TryAddSingleton(sp => new BitsNotifier(
+            // One client for the process; pooled connections are recycled so DNS changes of the back-end are seen.
+            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan },
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<BitsNotifier>>()));
         services.TryAddSingleton<BitsProtocolHandler>();
         services.AddHostedService<AzureBitsStorageInitializer>();
         services.AddBitsJanitor(configuration);
@@ -71,6 +78,14 @@ public static class BitsServiceCollectionExtensions
         string.IsNullOrWhiteSpace(options.ConnectionString)
             ? new TableServiceClient(options.TableServiceUri, Credential(options), new TableClientOptions())
             : new TableServiceClient(options.ConnectionString, new TableClientOptions());
+
+    internal static QueueServiceClient CreateQueueServiceClient(AzureBitsStorageOptions options) =>
+        string.IsNullOrWhiteSpace(options.ConnectionString)
+            ? new QueueServiceClient(
+                options.QueueServiceUri ?? new Uri(options.BlobServiceUri!.AbsoluteUri.Replace(".blob.", ".queue.", StringComparison.Ordinal)),
+                Credential(options),
+                new QueueClientOptions())
+            : new QueueServiceClient(options.ConnectionString, new QueueClientOptions());
 
     private static TokenCredential Credential(AzureBitsStorageOptions options) =>
         string.IsNullOrWhiteSpace(options.ManagedIdentityClientId)

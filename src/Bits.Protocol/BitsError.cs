@@ -42,6 +42,8 @@ public enum BitsErrorKind
     MethodNotAllowed = 10,
     Unauthenticated = 11,
     SessionLimitReached = 12,
+    BackEndFailed = 13,
+    NotFound = 14,
 }
 
 /// <summary>A protocol error as a value: HTTP status, HRESULT and context, plus a message for logs.</summary>
@@ -75,6 +77,10 @@ public sealed record BitsError(BitsErrorKind Kind, int StatusCode, uint HResult,
 
     public static BitsError InternalError(string message) =>
         new(BitsErrorKind.InternalError, 500, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, message);
+
+    /// <summary>409: the user holds too many open sessions; Windows treats 409 as transient and retries later.</summary>
+    public static BitsError SessionLimitReached(string message) =>
+        new(BitsErrorKind.SessionLimitReached, 409, BitsHResults.HttpError(409), BitsErrorContext.RemoteFile, message);
 
     public static BitsError MethodNotAllowed(string message) =>
         new(BitsErrorKind.MethodNotAllowed, 405, BitsHResults.HttpError(405), BitsErrorContext.RemoteFile, message);

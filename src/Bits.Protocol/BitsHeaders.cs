@@ -27,6 +27,9 @@ public static class BitsHeaders
     /// <summary>The value of <see cref="PacketType"/> on every response.</summary>
     public const string AckPacketType = "Ack";
 
+    /// <summary>Query parameter that turns a GET/HEAD on an upload URL into a reply download.</summary>
+    public const string ReplyQueryParameter = "bits-reply";
+
     /// <summary>Header values longer than this are refused (the Windows server caps them at 4 KB).</summary>
     public const int MaxHeaderValueLength = 4096;
 }

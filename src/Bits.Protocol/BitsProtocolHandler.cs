@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -19,12 +20,23 @@ public sealed partial class BitsProtocolHandler
     private readonly TimeProvider _time;
     private readonly ILogger<BitsProtocolHandler> _logger;
 
-    public BitsProtocolHandler(IBitsUploadStore store, IOptions<BitsServerOptions> options, TimeProvider time, ILogger<BitsProtocolHandler> logger)
+    private readonly BitsNotifier? _notifier;
+    private readonly IBitsCompletionSink? _completions;
+
+    public BitsProtocolHandler(
+        IBitsUploadStore store,
+        IOptions<BitsServerOptions> options,
+        TimeProvider time,
+        ILogger<BitsProtocolHandler> logger,
+        BitsNotifier? notifier = null,
+        IBitsCompletionSink? completions = null)
     {
         _store = store;
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _notifier = notifier;
+        _completions = completions;
         Areas = new BitsAreaCatalog(_options);
     }
 
@@ -78,6 +90,11 @@ public sealed partial class BitsProtocolHandler
 
     private Task<BitsResponse> DispatchAsync(BitsRequest request, BitsPacketType packetType, CancellationToken cancellationToken)
     {
+        if ((request.Method is "GET" or "HEAD") && ReplyId(request.Query) is { } replyId)
+        {
+            return ReplyAsync(request, replyId, cancellationToken);
+        }
+
         if (!string.Equals(request.Method, BitsHeaders.Method, StringComparison.OrdinalIgnoreCase))
         {
             return Result(BitsResponse.Failure(BitsError.MethodNotAllowed($"Method {request.Method} is not allowed on an upload URL; use BITS_POST.")));
@@ -139,6 +156,13 @@ public sealed partial class BitsProtocolHandler
         if (!OffersUploadProtocol(request.SupportedProtocols, out problem))
         {
             return BitsResponse.Failure(BitsError.InvalidArgument(problem!));
+        }
+
+        if (request.User is { } user && destination.Area.MaxSessionsPerUser > 0 && _store is IBitsExpiryStore expiry
+            && await expiry.CountOpenSessionsAsync(user, cancellationToken) >= destination.Area.MaxSessionsPerUser)
+        {
+            return BitsResponse.Failure(BitsError.SessionLimitReached(
+                $"User already holds {destination.Area.MaxSessionsPerUser} open sessions; close or cancel one, or retry later."));
         }
 
         if (!destination.Area.AllowOverwrites && await _store.DestinationExistsAsync(destination.Container, destination.BlobName, cancellationToken))
@@ -222,7 +246,9 @@ public sealed partial class BitsProtocolHandler
 
         if (range.IsEmptyUpload)
         {
-            return BitsResponse.Ok().WithSession(echo).WithReceived(0);
+            return area!.NotificationType == BitsNotificationType.None
+                ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
+                : await NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
         }
 
         var length = checked((int)contentLength);
@@ -240,7 +266,13 @@ public sealed partial class BitsProtocolHandler
                 return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
             }
 
-            return await AppendAsync(session, range, buffer.AsMemory(0, length), echo, cancellationToken);
+            var (ack, received) = await AppendAsync(session, range, buffer.AsMemory(0, length), echo, cancellationToken);
+            if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
+            {
+                return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
+            }
+
+            return ack;
         }
         finally
         {
@@ -248,7 +280,7 @@ public sealed partial class BitsProtocolHandler
         }
     }
 
-    private async Task<BitsResponse> AppendAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, string? echo, CancellationToken cancellationToken)
+    private async Task<(BitsResponse Ack, long Received)> AppendAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, string? echo, CancellationToken cancellationToken)
     {
         var offset = range.First;
         var data = body;
@@ -260,19 +292,19 @@ public sealed partial class BitsProtocolHandler
             if (result.Appended)
             {
                 BitsObservability.BytesReceived.Add(data.Length);
-                return BitsResponse.Ok().WithSession(echo).WithReceived(received);
+                return (BitsResponse.Ok().WithSession(echo).WithReceived(received), received);
             }
 
             if (range.First > received)
             {
                 // A gap: store nothing, tell the client where to resume.
-                return BitsResponse.RangeNotSatisfiable(received).WithSession(echo);
+                return (BitsResponse.RangeNotSatisfiable(received).WithSession(echo), received);
             }
 
             if (range.Last < received)
             {
                 // A pure duplicate (e.g. a retransmit whose first Ack was lost).
-                return BitsResponse.Ok().WithSession(echo).WithReceived(received);
+                return (BitsResponse.Ok().WithSession(echo).WithReceived(received), received);
             }
 
             // Overlap: store only the bytes not yet stored.
@@ -281,7 +313,99 @@ public sealed partial class BitsProtocolHandler
             data = body[(int)(received - range.First)..];
         }
 
-        return BitsResponse.RangeNotSatisfiable(received).WithSession(echo);
+        return (BitsResponse.RangeNotSatisfiable(received).WithSession(echo), received);
+    }
+
+    /// <summary>
+    /// Upload-reply: all bytes are in, so the back-end is told before the final Fragment is acked. A retransmitted final
+    /// Fragment after success gets the cached Ack without a second notification; after a failure it notifies again.
+    /// </summary>
+    private async Task<BitsResponse> NotifyBackEndAsync(BitsRequest request, BitsSession session, BitsArea area, long received, string? echo, CancellationToken cancellationToken)
+    {
+        if (_store is not IBitsReplyStore replies || _notifier is null || request.Url is null)
+        {
+            return Fail(BitsError.InternalError("Upload-reply is not available on this server."), request);
+        }
+
+        var outcome = session.Notification;
+        if (outcome is null)
+        {
+            var result = await _notifier.NotifyAsync(area, session, request.Url, replies, cancellationToken);
+            if (result.Error is { } error)
+            {
+                return Fail(error, request).WithReceived(received);
+            }
+
+            outcome = result.Outcome!;
+            await replies.RecordNotificationAsync(session, outcome, cancellationToken);
+        }
+
+        return BitsResponse.Ok().WithSession(echo).WithReceived(received).With(BitsHeaders.ReplyUrl, outcome.StaticReplyUrl ?? ReplyUrl(request.Url, session.Id));
+    }
+
+    /// <summary>The absolute URL of a session's reply, served by this endpoint: the upload URL plus <c>bits-reply=&lt;id&gt;</c>.</summary>
+    internal static string ReplyUrl(Uri uploadUrl, string sessionId)
+    {
+        var builder = new UriBuilder(uploadUrl);
+        var key = Guid.Parse(sessionId).ToString("N");
+        builder.Query = (builder.Query.Length > 1 ? builder.Query[1..] + "&" : string.Empty) + BitsHeaders.ReplyQueryParameter + "=" + key;
+        return builder.Uri.AbsoluteUri;
+    }
+
+    private static string? ReplyId(string query)
+    {
+        foreach (var pair in query.TrimStart('?').Split('&'))
+        {
+            if (pair.StartsWith(BitsHeaders.ReplyQueryParameter + "=", StringComparison.Ordinal))
+            {
+                return pair[(BitsHeaders.ReplyQueryParameter.Length + 1)..];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>GET/HEAD of a reply: 200 or 206 for one byte range, with Content-Length and Last-Modified.</summary>
+    private async Task<BitsResponse> ReplyAsync(BitsRequest request, string replyId, CancellationToken cancellationToken)
+    {
+        var notFound = BitsResponse.Download(404, null, 0);
+        if (_store is not IBitsReplyStore replies || !BitsSessionIds.TryNormalize(replyId, out var id)
+            || !DestinationPath.TryParse(request.RawPath, out var path, out _))
+        {
+            return notFound;
+        }
+
+        var destination = Areas.Resolve(path);
+        var session = await _store.GetSessionAsync(id, cancellationToken);
+        if (session is null || session.State != BitsSessionState.Open || session.Notification is not { StaticReplyUrl: null }
+            || !string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
+            || !string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
+            || (session.User is not null && !string.Equals(session.User, request.User, StringComparison.Ordinal)))
+        {
+            return notFound;
+        }
+
+        var head = request.Method == "HEAD";
+        var whole = await replies.OpenReplyAsync(session, 0, null, headOnly: true, cancellationToken);
+        if (!ByteRange.TryParse(request.Range, whole.TotalLength, out var range))
+        {
+            return BitsResponse.Download(416, null, 0).With("Content-Range", "bytes */" + whole.TotalLength.ToString(CultureInfo.InvariantCulture));
+        }
+
+        var status = range is null ? 200 : 206;
+        var (from, to) = range ?? (0, whole.TotalLength - 1);
+        var length = whole.TotalLength == 0 ? 0 : to - from + 1;
+        var content = head || length == 0 ? null : (await replies.OpenReplyAsync(session, from, to, headOnly: false, cancellationToken)).Content;
+        var response = BitsResponse.Download(status, content, length)
+            .With("Accept-Ranges", "bytes")
+            .With("Content-Type", "application/octet-stream")
+            .With("Last-Modified", whole.LastModified.ToString("R", CultureInfo.InvariantCulture));
+        if (range is not null)
+        {
+            response.With("Content-Range", string.Create(CultureInfo.InvariantCulture, $"bytes {from}-{to}/{whole.TotalLength}"));
+        }
+
+        return response;
     }
 
     private async Task<BitsResponse> CloseSessionAsync(BitsRequest request, CancellationToken cancellationToken)
@@ -312,8 +436,26 @@ public sealed partial class BitsProtocolHandler
             return Fail(BitsError.InvalidArgument($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."), request);
         }
 
+        if (area!.NotificationType != BitsNotificationType.None)
+        {
+            if (session.Notification is null)
+            {
+                await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
+                BitsObservability.ActiveSessions.Add(-1);
+                return Fail(BitsError.InvalidArgument("Close-Session before the server application accepted the upload; the upload was discarded."), request);
+            }
+
+            if (!session.Notification.CopyToDestination)
+            {
+                // The back-end has the data; without BITS-Copy-File-To-Destination nothing is published (IIS).
+                await _store.DiscardAsync(session, BitsSessionState.Closed, cancellationToken);
+                BitsObservability.ActiveSessions.Add(-1);
+                return BitsResponse.Ok().WithSession(echo);
+            }
+        }
+
         var started = _time.GetTimestamp();
-        var result = await _store.PublishAsync(session, area!.AllowOverwrites, cancellationToken);
+        var result = await _store.PublishAsync(session, area.AllowOverwrites, cancellationToken);
         if (result == PublishResult.DestinationExists)
         {
             await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
@@ -325,7 +467,28 @@ public sealed partial class BitsProtocolHandler
         BitsObservability.PublishDuration.Record(elapsed.TotalMilliseconds);
         BitsObservability.ActiveSessions.Add(-1);
         Log.Published(_logger, session.Id, session.Destination, total, elapsed.TotalMilliseconds);
+        await SendCompletionEventAsync(session, area, total, cancellationToken);
         return BitsResponse.Ok().WithSession(echo);
+    }
+
+    /// <summary>Best effort after the publish: the file is there whatever happens to the event (logged if lost).</summary>
+    private async Task SendCompletionEventAsync(BitsSession session, BitsArea area, long size, CancellationToken cancellationToken)
+    {
+        if (_completions is null || string.IsNullOrEmpty(area.CompletionQueue))
+        {
+            return;
+        }
+
+        var completion = new BitsCompletionEvent(
+            session.Id, area.Name, session.Container, session.Destination, size, session.User, session.ContentName, session.CreatedAt, _time.GetUtcNow());
+        try
+        {
+            await _completions.PublishAsync(area.CompletionQueue, completion, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.CompletionEventLost(_logger, session.Id, area.CompletionQueue, ex);
+        }
     }
 
     private async Task<BitsResponse> CancelSessionAsync(BitsRequest request, CancellationToken cancellationToken)
@@ -455,6 +618,9 @@ public sealed partial class BitsProtocolHandler
 
         [LoggerMessage(1010, LogLevel.Warning, "{PacketType} for session {SessionId}: staged data is gone ({Reason})", EventName = "SessionGone")]
         public static partial void SessionGone(ILogger logger, string packetType, string? sessionId, string reason);
+
+        [LoggerMessage(1011, LogLevel.Error, "Completion event for session {SessionId} could not be sent to queue {Queue}", EventName = "CompletionEventLost")]
+        public static partial void CompletionEventLost(ILogger logger, string sessionId, string queue, Exception exception);
 
         [LoggerMessage(1009, LogLevel.Warning, "Close-Session for incomplete session {SessionId} ({Received} of {Total} bytes): discarded", EventName = "IncompleteDiscarded")]
         public static partial void IncompleteDiscarded(ILogger logger, string sessionId, long received, long? total);

@@ -33,4 +33,13 @@ public sealed class BitsRequest
     public string? User { get; init; }
 
     public Stream Body { get; init; } = Stream.Null;
+
+    /// <summary>The absolute URL the client used (scheme, host, raw path and query), for notifications and reply URLs.</summary>
+    public Uri? Url { get; init; }
+
+    /// <summary>The raw query string including its leading '?', or empty.</summary>
+    public string Query { get; init; } = string.Empty;
+
+    /// <summary>The <c>Range</c> header of a reply download.</summary>
+    public string? Range { get; init; }
 }

@@ -9,11 +9,15 @@ public sealed class BitsResponse
 {
     private readonly List<KeyValuePair<string, string>> _headers = [];
 
-    private BitsResponse(int statusCode, BitsError? error)
+    private BitsResponse(int statusCode, BitsError? error, bool isAck = true)
     {
         StatusCode = statusCode;
         Error = error;
-        _headers.Add(new(BitsHeaders.PacketType, BitsHeaders.AckPacketType));
+        if (isAck)
+        {
+            _headers.Add(new(BitsHeaders.PacketType, BitsHeaders.AckPacketType));
+        }
+
         if (error is not null)
         {
             _headers.Add(new(BitsHeaders.ErrorCode, BitsHResults.Format(error.HResult)));
@@ -22,6 +26,12 @@ public sealed class BitsResponse
     }
 
     public int StatusCode { get; }
+
+    /// <summary>A body to send (reply downloads only; Acks never have one).</summary>
+    public Stream? Body { get; private init; }
+
+    /// <summary>Bytes of <see cref="Body"/> to send; the host writes it as Content-Length.</summary>
+    public long ContentLength { get; private init; }
 
     /// <summary>The error this Ack reports, or null for a success (200) or a resync (416).</summary>
     public BitsError? Error { get; }
@@ -35,6 +45,10 @@ public sealed class BitsResponse
         new BitsResponse(416, null).WithReceived(received);
 
     public static BitsResponse Failure(BitsError error) => new(error.StatusCode, error);
+
+    /// <summary>A plain HTTP answer to a reply download (200, 206, 404, 416): no Ack headers.</summary>
+    public static BitsResponse Download(int statusCode, Stream? body, long contentLength) =>
+        new(statusCode, null, isAck: false) { Body = body, ContentLength = contentLength };
 
     public BitsResponse With(string name, string value)
     {

@@ -44,6 +44,9 @@ public sealed record BitsSession
 
     public BitsSessionState State { get; init; } = BitsSessionState.Open;
 
+    /// <summary>Set once the back-end of an upload-reply area accepted the upload (the final Ack is then cached).</summary>
+    public BitsNotificationOutcome? Notification { get; init; }
+
     /// <summary>Opaque version used by the store for optimistic concurrency.</summary>
     public string? Version { get; init; }
 

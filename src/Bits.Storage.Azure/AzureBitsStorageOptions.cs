@@ -39,6 +39,9 @@ public sealed class AzureBitsStorageOptions
     /// <summary>Concurrent Put Block From URL calls at publish.</summary>
     public int PublishConcurrency { get; set; } = 8;
 
+    /// <summary>Base64-encode completion-event messages (what the Functions queue trigger expects); false for plain JSON.</summary>
+    public bool CompletionMessageBase64 { get; set; } = true;
+
     /// <summary>Create the containers and table at start-up if they are missing.</summary>
     public bool CreateResources { get; set; } = true;
 }

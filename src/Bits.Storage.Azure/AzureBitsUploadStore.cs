@@ -87,8 +87,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
             ["State"] = (int)BitsSessionState.Open,
         };
 
-        // Segment 0 first: a session row never exists without its staging blob.
-        await Segment(session.Id, 0).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        // Segment 0 and the index rows first: a session row never exists without its staging blob and expiry entry.
+        await Task.WhenAll(Segment(session.Id, 0).CreateIfNotExistsAsync(cancellationToken: cancellationToken), IndexNewSessionAsync(session, cancellationToken));
         await _table.AddEntityAsync(entity, cancellationToken);
     });
 
@@ -360,6 +360,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     private async Task ReplaceWithTombstoneAsync(BitsSession session, BitsSessionState state, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
+        await IndexTombstoneAsync(session, now + _serverOptions.TombstoneLifetime, cancellationToken);
         var tombstone = new TableEntity(session.Id, TombstoneRowKey)
         {
             ["Destination"] = session.Destination,
@@ -386,6 +387,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         {
             // The session row is gone already (a concurrent Close/Cancel): keep the tombstone that is there.
         }
+
+        await UnindexUserAsync(session, cancellationToken);
     }
 
     private async Task DeleteStagingAsync(string sessionId, CancellationToken cancellationToken)
@@ -441,6 +444,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         State = (BitsSessionState)(entity.GetInt32("State") ?? 0),
         Version = entity.ETag.ToString(),
         StoreState = entity.GetInt64("SegmentBytes")?.ToString(CultureInfo.InvariantCulture),
+        Notification = NotificationOf(entity),
     };
 
     /// <summary>Translates transient SDK failures into <see cref="BitsStoreUnavailableException"/> at the boundary.</summary>

@@ -25,10 +25,16 @@ internal sealed class StagingSourceAuthorizer
         _time = time;
     }
 
-    public async Task<Uri> AuthorizeAsync(BlobBaseClient source, CancellationToken cancellationToken)
+    public Task<Uri> AuthorizeAsync(BlobBaseClient source, CancellationToken cancellationToken) =>
+        AuthorizeAsync(source, BlobSasPermissions.Read, SasLifetime, cancellationToken);
+
+    /// <summary>A SAS URL for one blob with <paramref name="permissions"/>, valid for <paramref name="lifetime"/> (at most 30 minutes).</summary>
+    public async Task<Uri> AuthorizeAsync(BlobBaseClient source, BlobSasPermissions permissions, TimeSpan lifetime, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var builder = new BlobSasBuilder(BlobSasPermissions.Read, now + SasLifetime)
+        lifetime = lifetime > SasLifetime ? SasLifetime : lifetime;
+
+        var builder = new BlobSasBuilder(permissions, now + lifetime)
         {
             BlobContainerName = source.BlobContainerName,
             BlobName = source.Name,

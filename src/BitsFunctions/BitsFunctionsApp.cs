@@ -1,4 +1,5 @@
 using Bits.AspNetCore;
+using Bits.Protocol;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.Configuration;
@@ -22,6 +23,9 @@ public static class BitsFunctionsApp
     public static IServiceCollection ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddBitsUploadServer(configuration);
+
+        // The janitor runs from BitsJanitorFunction's timer here, not from the hosted service.
+        services.PostConfigure<BitsJanitorOptions>(janitor => janitor.HostedService = false);
         services.AddBitsTelemetry(configuration).UseFunctionsWorkerDefaults();
         services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         return services;

@@ -4,13 +4,19 @@ namespace Bits.Testing;
 
 /// <summary>
 /// A thread-safe in-memory <see cref="IBitsUploadStore"/> for fast unit tests of the protocol core.
-/// It passes the same contract suite as the Azure store.
+/// It passes the same contract suite as the Azure store, and implements <see cref="IBitsExpiryStore"/>: a session's
+/// last activity is its creation or its last successful append (by <see cref="TimeProvider"/>), a tombstone expires
+/// <c>tombstoneLifetime</c> after it was written.
 /// </summary>
-public sealed class InMemoryBitsUploadStore : IBitsUploadStore
+/// <param name="time">Clock for last activity and tombstone expiry; <see cref="TimeProvider.System"/> when null.</param>
+/// <param name="tombstoneLifetime">How long tombstones last (<see cref="BitsServerOptions.TombstoneLifetime"/>); 14 days when null.</param>
+public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan? tombstoneLifetime = null) : IBitsUploadStore, IBitsExpiryStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Entry> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _published = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly TimeSpan _tombstoneLifetime = tombstoneLifetime ?? new BitsServerOptions().TombstoneLifetime;
     private long _version;
 
     /// <summary>Published files by destination name.</summary>
@@ -53,7 +59,7 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
     {
         lock (_gate)
         {
-            if (!_sessions.TryAdd(session.Id, new Entry(session with { Version = NextVersion() }, new MemoryStream())))
+            if (!_sessions.TryAdd(session.Id, new Entry(session with { Version = NextVersion() }, new MemoryStream()) { LastActivity = session.CreatedAt }))
             {
                 throw new InvalidOperationException($"Session {session.Id} already exists.");
             }
@@ -66,7 +72,8 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
     {
         lock (_gate)
         {
-            return Task.FromResult(_sessions.TryGetValue(sessionId, out var entry) ? entry.Session : null);
+            // Like the Azure store: a tombstone past its lifetime is not answered any more, swept or not.
+            return Task.FromResult(_sessions.TryGetValue(sessionId, out var entry) && !(entry.ExpiresAt <= _time.GetUtcNow()) ? entry.Session : null);
         }
     }
 
@@ -98,6 +105,7 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
 
             staged.Position = staged.Length;
             staged.Write(data.Span);
+            _sessions[session.Id] = _sessions[session.Id] with { LastActivity = _time.GetUtcNow() };
             return Task.FromResult(new AppendResult(true, staged.Length));
         }
     }
@@ -139,7 +147,7 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
             }
 
             _published[key] = StagedOf(session).ToArray();
-            _sessions[session.Id] = new Entry(Tombstone(entry.Session, BitsSessionState.Closed), null);
+            _sessions[session.Id] = new Entry(Tombstone(entry.Session, BitsSessionState.Closed), null) { ExpiresAt = _time.GetUtcNow() + _tombstoneLifetime };
             return Task.FromResult(PublishResult.Published);
         }
     }
@@ -150,11 +158,48 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
         {
             if (_sessions.TryGetValue(session.Id, out var entry) && entry.Session.State == BitsSessionState.Open)
             {
-                _sessions[session.Id] = new Entry(Tombstone(entry.Session, finalState), null);
+                _sessions[session.Id] = new Entry(Tombstone(entry.Session, finalState), null) { ExpiresAt = _time.GetUtcNow() + _tombstoneLifetime };
             }
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task<int> CountOpenSessionsAsync(string user, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_sessions.Values.Count(e => e.Session.State == BitsSessionState.Open && string.Equals(e.Session.User, user, StringComparison.Ordinal)));
+        }
+    }
+
+    /// <summary>Removes idle open sessions (with their staged bytes) and expired tombstones; nothing is rescheduled here.</summary>
+    public Task<BitsSweepResult> SweepAsync(Func<BitsSession, TimeSpan> idleTimeout, DateTimeOffset now, int maxItems, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            int sessions = 0, tombstones = 0;
+            foreach (var (id, entry) in _sessions.ToList())
+            {
+                if (sessions + tombstones >= maxItems)
+                {
+                    break;
+                }
+
+                if (entry.Session.State == BitsSessionState.Open && entry.LastActivity + idleTimeout(entry.Session) <= now)
+                {
+                    _sessions.Remove(id);
+                    sessions++;
+                }
+                else if (entry.Session.State != BitsSessionState.Open && entry.ExpiresAt <= now)
+                {
+                    _sessions.Remove(id);
+                    tombstones++;
+                }
+            }
+
+            return Task.FromResult(new BitsSweepResult(sessions, tombstones, 0));
+        }
     }
 
     private MemoryStream StagedOf(BitsSession session) =>
@@ -167,5 +212,12 @@ public sealed class InMemoryBitsUploadStore : IBitsUploadStore
 
     private string NextVersion() => (++_version).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private sealed record Entry(BitsSession Session, MemoryStream? Staged);
+    private sealed record Entry(BitsSession Session, MemoryStream? Staged)
+    {
+        /// <summary>Creation or last successful append (open sessions).</summary>
+        public DateTimeOffset LastActivity { get; init; }
+
+        /// <summary>When the tombstone expires (null for open sessions).</summary>
+        public DateTimeOffset? ExpiresAt { get; init; }
+    }
 }

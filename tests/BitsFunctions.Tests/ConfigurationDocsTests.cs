@@ -52,11 +52,15 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
     {
         Assert.Contains("Bits:MaxFragmentBytes", BoundKeys());
         Assert.Contains("BitsStorage:ConnectionString", BoundKeys());
+        Assert.Contains("Bits:Janitor:Interval", BoundKeys());
         Assert.Contains("Bits:Areas:<name>:PathPrefix", BoundKeys());
+        Assert.Contains("Bits:Auth:BasicUsers:<user>", BoundKeys());
+        Assert.Contains("Bits:Auth:Bearer:Audience", BoundKeys());
         var auth = typeof(BitsAuthenticationOptions).GetProperties().Length;
         Assert.Equal(
             typeof(BitsServerOptions).GetProperties().Length - 2 + auth + typeof(BitsUploadAreaOptions).GetProperties().Length - 1 + auth
-                + typeof(AzureBitsStorageOptions).GetProperties().Length,
+                + typeof(AzureBitsStorageOptions).GetProperties().Length
+                + typeof(BitsAuthServerOptions).GetProperties().Length - 1 + typeof(BitsBearerAuthOptions).GetProperties().Length + typeof(BitsJanitorOptions).GetProperties().Length,
             BoundKeys().Count());
     }
 
@@ -68,6 +72,13 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         if (IsList(key) && !key.Contains(AreaPlaceholder, StringComparison.Ordinal))
         {
             Assert.DoesNotContain(values.Keys, k => k.StartsWith(EnvironmentForm(key), StringComparison.Ordinal));
+            return;
+        }
+
+        if (key.Contains(UserPlaceholder, StringComparison.Ordinal))
+        {
+            var dictionary = EnvironmentForm(key[..key.IndexOf(UserPlaceholder, StringComparison.Ordinal)]);
+            Assert.DoesNotContain(values.Keys, k => k.StartsWith(dictionary, StringComparison.Ordinal));
             return;
         }
 
@@ -118,6 +129,8 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
 
     private static IEnumerable<string> BoundKeys() =>
         Keys(BitsServerOptions.SectionName, typeof(BitsServerOptions))
+            .Concat(Keys(BitsAuthServerOptions.SectionName, typeof(BitsAuthServerOptions)))
+            .Concat(Keys(BitsJanitorOptions.SectionName, typeof(BitsJanitorOptions)))
             .Concat(Keys(AzureBitsStorageOptions.SectionName, typeof(AzureBitsStorageOptions)));
 
     /// <summary>Keys of an options class; a dictionary of areas contributes <c>Section:Areas:&lt;name&gt;:Property</c> keys.</summary>
@@ -125,13 +138,19 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         options.GetProperties(BindingFlags.Public | BindingFlags.Instance).SelectMany(p =>
             p.PropertyType == typeof(Dictionary<string, BitsUploadAreaOptions>) ? Keys($"{section}:{p.Name}:{AreaPlaceholder}", typeof(BitsUploadAreaOptions))
             : p.PropertyType == typeof(BitsAuthenticationOptions) ? Keys($"{section}:{p.Name}", typeof(BitsAuthenticationOptions))
+            : p.PropertyType == typeof(BitsBearerAuthOptions) ? Keys($"{section}:{p.Name}", typeof(BitsBearerAuthOptions))
+            : p.PropertyType == typeof(Dictionary<string, string>) ? [$"{section}:{p.Name}:{UserPlaceholder}"]
             : [section + ":" + p.Name]);
 
     /// <summary>List settings are indexed (<c>Key__0</c>, <c>Key__1</c>); the sample settings leave them empty.</summary>
-    private static bool IsList(string key) => key.EndsWith(":AllowedUsers", StringComparison.Ordinal);
+    private static bool IsList(string key) =>
+        key.EndsWith(":AllowedUsers", StringComparison.Ordinal) || key.EndsWith(":ValidIssuers", StringComparison.Ordinal);
 
     /// <summary>Stands for an area's name in documented keys; areas are optional, so the sample settings define none.</summary>
     private const string AreaPlaceholder = "<name>";
+
+    /// <summary>Stands for a user name in documented keys (<c>Bits:Auth:BasicUsers:&lt;user&gt;</c>); the sample settings define none.</summary>
+    private const string UserPlaceholder = "<user>";
 
     private static string EnvironmentForm(string key) => key.Replace(":", "__", StringComparison.Ordinal);
 

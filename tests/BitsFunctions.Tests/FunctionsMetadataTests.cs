@@ -14,9 +14,23 @@ public class FunctionsMetadataTests
         Assert.True(File.Exists(path), $"{path} is missing; build src/BitsFunctions first.");
         var functions = JsonNode.Parse(File.ReadAllText(path))!.AsArray();
 
-        var function = Assert.Single(functions)!;
-        Assert.Equal(BitsUploadFunction.Name, (string?)function["name"]);
+        // Two functions: the HTTP trigger and the janitor's timer. Exactly one HTTP trigger in all.
+        Assert.Equal([BitsJanitorFunction.Name, BitsUploadFunction.Name], functions.Select(f => (string?)f!["name"]).Order(StringComparer.Ordinal));
+        var function = Assert.Single(functions, f => (string?)f!["name"] == BitsUploadFunction.Name)!;
         AssertSingleCatchAllTrigger(function["bindings"]!.AsArray().Select(b => b!.AsObject()));
+        Assert.Single(functions.SelectMany(f => f!["bindings"]!.AsArray()), b => string.Equals((string?)b!["type"], "httpTrigger", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public void FunctionsMetadata_Janitor_IsATimerTriggerOnTheFixedSchedule()
+    {
+        var path = Path.Combine(RepoFiles.FunctionsOutput, "functions.metadata");
+        var functions = JsonNode.Parse(File.ReadAllText(path))!.AsArray();
+
+        var function = Assert.Single(functions, f => (string?)f!["name"] == BitsJanitorFunction.Name)!;
+        var trigger = Assert.Single(function["bindings"]!.AsArray())!;
+        Assert.Equal("timerTrigger", (string?)trigger["type"]);
+        Assert.Equal(BitsJanitorFunction.Schedule, (string?)trigger["schedule"]);
     }
 
     [Fact]
@@ -24,8 +38,7 @@ public class FunctionsMetadataTests
     {
         var metadata = await new GeneratedFunctionMetadataProvider().GetFunctionMetadataAsync(RepoFiles.FunctionsOutput);
 
-        var function = Assert.Single(metadata);
-        Assert.Equal(BitsUploadFunction.Name, function.Name);
+        var function = Assert.Single(metadata, f => f.Name == BitsUploadFunction.Name);
         AssertSingleCatchAllTrigger(function.RawBindings!.Select(b => JsonNode.Parse(b)!.AsObject()));
     }
 
