@@ -74,18 +74,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     public Task CreateSessionAsync(BitsSession session, CancellationToken cancellationToken) => Guard(async () =>
     {
-        var segmentBytes = _options.SegmentBytes;
-        var entity = new TableEntity(session.Id, SessionRowKey)
-        {
-            ["Destination"] = session.Destination,
-            ["Container"] = session.Container,
-            ["Area"] = session.Area,
-            ["ContentName"] = session.ContentName,
-            ["User"] = session.User,
-            ["CreatedAt"] = session.CreatedAt,
-            ["SegmentBytes"] = segmentBytes,
-            ["State"] = (int)BitsSessionState.Open,
-        };
+        var entity = SessionEntity(session, SessionRowKey, BitsSessionState.Open);
+        entity["SegmentBytes"] = _options.SegmentBytes;
 
         // Segment 0 and the index rows first: a session row never exists without its staging blob and expiry entry.
         await Task.WhenAll(Segment(session.Id, 0).CreateIfNotExistsAsync(cancellationToken: cancellationToken), IndexNewSessionAsync(session, cancellationToken));
@@ -361,19 +351,10 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     {
         var now = _time.GetUtcNow();
         await IndexTombstoneAsync(session, now + _serverOptions.TombstoneLifetime, cancellationToken);
-        var tombstone = new TableEntity(session.Id, TombstoneRowKey)
-        {
-            ["Destination"] = session.Destination,
-            ["Container"] = session.Container,
-            ["Area"] = session.Area,
-            ["ContentName"] = session.ContentName,
-            ["User"] = session.User,
-            ["CreatedAt"] = session.CreatedAt,
-            ["TotalLength"] = session.TotalLength,
-            ["State"] = (int)state,
-            ["EndedAt"] = now,
-            ["ExpiresAt"] = now + _serverOptions.TombstoneLifetime,
-        };
+        var tombstone = SessionEntity(session, TombstoneRowKey, state);
+        tombstone["TotalLength"] = session.TotalLength;
+        tombstone["EndedAt"] = now;
+        tombstone["ExpiresAt"] = now + _serverOptions.TombstoneLifetime;
         TableTransactionAction[] actions =
         [
             new(TableTransactionActionType.Delete, new TableEntity(session.Id, SessionRowKey), ETag.All),
@@ -430,6 +411,18 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     private long SegmentBytesOf(BitsSession session) =>
         long.TryParse(session.StoreState, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes > 0 ? bytes : _options.SegmentBytes;
+
+    /// <summary>The facts a session row and its tombstone share (the inverse of <see cref="ToSession"/>).</summary>
+    private static TableEntity SessionEntity(BitsSession session, string rowKey, BitsSessionState state) => new(session.Id, rowKey)
+    {
+        ["Destination"] = session.Destination,
+        ["Container"] = session.Container,
+        ["Area"] = session.Area,
+        ["ContentName"] = session.ContentName,
+        ["User"] = session.User,
+        ["CreatedAt"] = session.CreatedAt,
+        ["State"] = (int)state,
+    };
 
     private static BitsSession ToSession(TableEntity entity) => new()
     {

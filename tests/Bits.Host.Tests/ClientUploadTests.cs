@@ -188,7 +188,7 @@ public class ClientUploadTests(AzuriteFixture azurite)
     public async Task Fragment_HotPath_CostsOneStorageWriteAndOneRead()
     {
         var storage = StorageNames.Unique(azurite);
-        var counter = new CountingPolicy();
+        var counter = new RequestCounter();
         await using var host = await TestHost.StartAsync(storage, configure: builder =>
         {
             var blobOptions = new BlobClientOptions();
@@ -227,46 +227,6 @@ public class ClientUploadTests(AzuriteFixture azurite)
             var target = Interlocked.Increment(ref _count) % 2 == 0 ? first : second;
             request.RequestUri = new UriBuilder(request.RequestUri!) { Host = target.Host, Port = target.Port }.Uri;
             return base.SendAsync(request, cancellationToken);
-        }
-    }
-
-    private sealed class CountingPolicy : HttpPipelinePolicy
-    {
-        private int _reads;
-        private int _writes;
-
-        public int Reads => Volatile.Read(ref _reads);
-
-        public int Writes => Volatile.Read(ref _writes);
-
-        public void Reset()
-        {
-            Volatile.Write(ref _reads, 0);
-            Volatile.Write(ref _writes, 0);
-        }
-
-        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Count(message);
-            ProcessNext(message, pipeline);
-        }
-
-        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Count(message);
-            return ProcessNextAsync(message, pipeline);
-        }
-
-        private void Count(HttpMessage message)
-        {
-            if (message.Request.Method == RequestMethod.Get || message.Request.Method == RequestMethod.Head)
-            {
-                Interlocked.Increment(ref _reads);
-            }
-            else
-            {
-                Interlocked.Increment(ref _writes);
-            }
         }
     }
 }
