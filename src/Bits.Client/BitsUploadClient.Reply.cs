@@ -40,6 +40,7 @@ public sealed partial class BitsUploadClient
         DateTimeOffset? lastModified = null;
         var failures = 0;
         var buffer = new byte[ReplyCopyBufferBytes];
+        var localFailure = false; // errors of the destination itself (e.g. a full disk) are not retried
         while (true)
         {
             BitsAck? refusal = null;
@@ -66,7 +67,9 @@ public sealed partial class BitsUploadClient
                         }
 
                         // The whole reply: the first answer, or a server that ignored the range (read it again).
+                        localFailure = true;
                         written = Rewind(destination, start, written);
+                        localFailure = false;
                         length = contentLength;
                         total = contentLength;
                     }
@@ -84,7 +87,9 @@ public sealed partial class BitsUploadClient
                             // Not the continuation of what we have (the reply changed, or the range is elsewhere):
                             // discard what was written and ask for the whole reply again.
                             var message = string.Create(CultureInfo.InvariantCulture, $"The server answered bytes {from}-{to}/{whole} where bytes from {written} of {total} were expected; downloading the reply again.");
+                            localFailure = true;
                             written = Rewind(destination, start, written);
+                            localFailure = false;
                             total = null;
                             lastModified = null;
                             throw new IOException(message);
@@ -106,7 +111,9 @@ public sealed partial class BitsUploadClient
                                 break;
                             }
 
+                            localFailure = true;
                             await destination.WriteAsync(buffer.AsMemory(0, read), ct);
+                            localFailure = false;
                             written += read;
                             failures = 0;
                         }
@@ -114,6 +121,7 @@ public sealed partial class BitsUploadClient
 
                     if (written == total)
                     {
+                        localFailure = true;
                         await destination.FlushAsync(ct);
                         return written;
                     }
@@ -124,7 +132,9 @@ public sealed partial class BitsUploadClient
                 if (status == 416 && written > 0)
                 {
                     // The reply shrank below what we have: read it again from the start.
+                    localFailure = true;
                     written = Rewind(destination, start, written);
+                    localFailure = false;
                     total = null;
                     lastModified = null;
                     throw new IOException("The server answered 416 to the resumed range; downloading the reply again.");
@@ -142,7 +152,7 @@ public sealed partial class BitsUploadClient
                     { PacketType = ReplyPacket, Ack = refusal };
                 }
             }
-            catch (Exception ex) when (!ct.IsCancellationRequested && IsTransient(ex))
+            catch (Exception ex) when (!ct.IsCancellationRequested && !localFailure && IsTransient(ex))
             {
                 error = ex;
             }
