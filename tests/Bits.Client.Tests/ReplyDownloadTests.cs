@@ -170,6 +170,24 @@ public class ReplyDownloadTests
         Assert.Equal("BG_E_MISSING_FILE_SIZE", ex.ErrorName);
     }
 
+    [Fact]
+    public async Task DestinationFailure_IsNotRetried()
+    {
+        var reply = RandomBytes(10_000);
+        var (client, handler) = Scripted((request, _) => Serve(request, reply));
+
+        await Assert.ThrowsAsync<IOException>(() => client.DownloadReplyAsync(ReplyUrl, new FullDiskStream(), Ct));
+
+        Assert.Single(handler.Requests);
+    }
+
+    /// <summary>A destination whose writes fail like a full disk.</summary>
+    private sealed class FullDiskStream : MemoryStream
+    {
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            => ValueTask.FromException(new IOException("No space left on device"));
+    }
+
     /// <summary>A non-seekable body that fails with an IOException after <c>breakAfter</c> bytes.</summary>
     private sealed class BreakingStream(byte[] data, int breakAfter) : Stream
     {
