@@ -33,6 +33,11 @@ public static class UploadCommand
             throw new UsageException(Directory.Exists(file) ? $"{file} is a folder; BITS uploads one file." : $"the file {file} does not exist.");
         }
 
+        if (request.ReplyPath is { } replyTarget && Path.GetDirectoryName(Path.GetFullPath(replyTarget)) is { } replyFolder && !Directory.Exists(replyFolder))
+        {
+            throw new UsageException($"--reply: the folder {replyFolder} does not exist.");
+        }
+
         var options = connection.CreateOptions();
         ApplyFragmentSizes(options, request);
         options.MaxTransientRetries = request.Retries;
@@ -246,7 +251,7 @@ public static class UploadCommand
         var rate = stopwatch.Elapsed.TotalSeconds > 0 ? ByteSize.Format((long)(result.Bytes / stopwatch.Elapsed.TotalSeconds)) + "/s" : "-";
         output.Info(string.Create(
             CultureInfo.InvariantCulture,
-            $"Uploaded {ByteSize.Format(result.Bytes)} in {result.FragmentsSent} fragments ({Output.Seconds(stopwatch.Elapsed)} s, {rate}); session {result.SessionId} closed."));
+            $"Uploaded {ByteSize.Format(result.Bytes)} in {result.FragmentsSent} fragment{(result.FragmentsSent == 1 ? string.Empty : "s")} ({Output.Seconds(stopwatch.Elapsed)} s, {rate}); session {result.SessionId} closed."));
         if (result.SessionRestarts > 0 || result.TransientRetries > 0)
         {
             output.Info(string.Create(CultureInfo.InvariantCulture, $"  {result.TransientRetries} transient retries, {result.SessionRestarts} session restarts, {result.Retransmits} resyncs."));
