@@ -71,6 +71,12 @@ public sealed class BitsAck
 
     public bool IsSuccess => StatusCode is 200 or 201;
 
+    /// <summary>
+    /// True when the Windows client would retry this answer later (network-level trouble is not an Ack): 3xx except
+    /// 300-305 and 307, 408, 409, 5xx except 501 and 505, never BG_E_SESSION_NOT_FOUND or BG_E_TOO_LARGE.
+    /// </summary>
+    public bool IsTransientFailure => BitsUploadClient.IsTransient(this);
+
     /// <summary>True when <c>BITS-Packet-Type</c> is "Ack" (case-insensitive).</summary>
     public bool IsAckPacket => string.Equals(PacketType?.Trim(), BitsWire.Ack, StringComparison.OrdinalIgnoreCase);
 

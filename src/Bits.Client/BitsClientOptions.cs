@@ -31,12 +31,30 @@ public sealed class BitsClientOptions
     /// </summary>
     public int MaxFragmentsWithoutProgress { get; set; } = 16;
 
+    /// <summary>
+    /// Called with the session id after every successful Create-Session (also when an upload starts over with a new
+    /// session), before the first fragment is sent: the place to record the session so an interrupted upload can be
+    /// resumed with <see cref="BitsUploadClient.ResumeAsync"/>. An exception from it ends the upload.
+    /// </summary>
+    public Func<string, CancellationToken, Task>? SessionCreated { get; set; }
+
+    /// <summary>
+    /// Called once every byte is acknowledged, right before Close-Session, with the session and the final Ack's
+    /// <c>BITS-Reply-URL</c>: the moment to download an upload-reply (<see cref="BitsUploadClient.DownloadReplyAsync"/>),
+    /// since Close-Session deletes it. An exception from it ends the upload without Close-Session, so the session stays
+    /// open and can be resumed (a resumed session whose bytes are all in gets the final Ack, and this call, again).
+    /// </summary>
+    public Func<BitsBeforeCloseContext, CancellationToken, Task>? BeforeClose { get; set; }
+
     /// <summary>Test hook: decides which bytes each fragment carries (to inject retransmissions, overlaps and gaps).</summary>
     public Func<FragmentRequest, FragmentPlan>? FragmentPlanner { get; set; }
 
     /// <summary>Receives one debug line per packet and one warning per retry; null = no logging.</summary>
     public ILogger? Logger { get; set; }
 }
+
+/// <summary>What <see cref="BitsClientOptions.BeforeClose"/> is told: the upload URL, the session, the file's length and the reply URL (null when the server sent none).</summary>
+public sealed record BitsBeforeCloseContext(Uri Url, string SessionId, long Bytes, string? ReplyUrl);
 
 /// <summary>What the client would send next: <see cref="NextOffset"/> is the server's last acknowledged offset.</summary>
 public readonly record struct FragmentRequest(long NextOffset, long TotalLength, long SuggestedLength, int FragmentIndex);

@@ -330,6 +330,11 @@ public sealed partial class BitsUploadClient
                 await CreateSessionAsync();
             }
 
+            if (_options.BeforeClose is { } beforeClose)
+            {
+                await beforeClose(new BitsBeforeCloseContext(url, _sessionId!, _total, _replyUrl), ct);
+            }
+
             var close = await SendAsync(BitsWire.CloseSession, () => client.CreateRequest(url, BitsWire.CloseSession, _sessionId, null));
             if (!close.IsSuccess)
             {
@@ -386,6 +391,10 @@ public sealed partial class BitsUploadClient
 
             _sessionId = ack.SessionId;
             Log.SessionCreated(client._logger, _sessionId, url);
+            if (_options.SessionCreated is { } sessionCreated)
+            {
+                await sessionCreated(_sessionId, ct);
+            }
         }
 
         private static bool IsUploadProtocol(string protocol)
@@ -578,11 +587,11 @@ public sealed partial class BitsUploadClient
                     if (ack is not null)
                     {
                         throw new BitsUploadException(message + " " + BitsErrorCodes.Describe(ack.EffectiveErrorCode), ack.StatusCode, ack.EffectiveErrorCode, ack.ErrorContext)
-                        { PacketType = packetType, SessionId = _sessionId, BytesAcknowledged = _offset, Ack = ack };
+                        { PacketType = packetType, SessionId = _sessionId, BytesAcknowledged = _offset, Ack = ack, RetriesExhausted = true };
                     }
 
                     throw new BitsUploadException(message, null, null, null, error)
-                    { PacketType = packetType, SessionId = _sessionId, BytesAcknowledged = _offset };
+                    { PacketType = packetType, SessionId = _sessionId, BytesAcknowledged = _offset, RetriesExhausted = true };
                 }
 
                 _transientRetries++;

@@ -46,6 +46,13 @@ public sealed class BitsUploadException : Exception
     /// <summary>The server's last acknowledged offset in <see cref="SessionId"/>.</summary>
     public long? BytesAcknowledged { get; init; }
 
+    /// <summary>
+    /// True when the upload gave up after <see cref="BitsClientOptions.MaxTransientRetries"/> consecutive transient
+    /// failures (network errors, 5xx, 408, 409, ...): trying again later may succeed. False when the server refused for
+    /// good (4xx, BG_E_TOO_LARGE, an invalid response, ...) or the local source changed.
+    /// </summary>
+    public bool RetriesExhausted { get; init; }
+
     /// <summary>The failing response, when there was one.</summary>
     public BitsAck? Ack { get; init; }
 }
