@@ -584,9 +584,21 @@ public sealed partial class BitsProtocolHandler
     private static BitsResponse Fail(BitsError error, BitsRequest request) =>
         BitsResponse.Failure(error).WithSession(EchoSessionId(request));
 
-    /// <summary>The client's session id, echoed verbatim when it is a well-formed id (never arbitrary text).</summary>
-    private static string? EchoSessionId(BitsRequest request) =>
-        BitsSessionIds.TryNormalize(request.SessionId, out _) ? request.SessionId!.Trim() : null;
+    /// <summary>
+    /// The client's session id, echoed verbatim when it is a well-formed id spelled in visible ASCII (never arbitrary
+    /// text). <see cref="Guid.TryParse(string?, out Guid)"/> also accepts spellings with white space inside (CR, LF,
+    /// U+2028 in the <c>{0x..,0x..}</c> form); those get the canonical id instead, so no echo can break a header.
+    /// </summary>
+    private static string? EchoSessionId(BitsRequest request)
+    {
+        if (!BitsSessionIds.TryNormalize(request.SessionId, out var id))
+        {
+            return null;
+        }
+
+        var verbatim = request.SessionId!.Trim();
+        return verbatim.All(c => c is > ' ' and < '\u007F') ? verbatim : id;
+    }
 
     private static Task<BitsResponse> Result(BitsResponse response) => Task.FromResult(response);
 
