@@ -20,7 +20,7 @@ namespace Bits.Properties.Tests;
 /// </summary>
 public class ModelAgreementTests(AzuriteFixture azurite)
 {
-    private const int InMemoryCases = 400;
+    private const int InMemoryCases = 1000;
     private const int AzureCases = 50;
     private const int MaxPackets = 25;
 

@@ -118,7 +118,7 @@ public sealed class ProtocolModel
 {
     public const int MaxFragmentBytes = 48;
     public const int MaxUploadBytes = 160;
-    public const int MaxSessionsPerUser = 3;
+    public const int MaxSessionsPerUser = 2;
 
     public static readonly string[] Urls = ["/p/a.bin", "/p/b.bin", "/p/dir/c.bin"];
     public static readonly string?[] Users = [null, "alice", "bob"];
