@@ -1,4 +1,5 @@
 using Bits.AspNetCore;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Bits.Host;
 
@@ -6,6 +7,15 @@ namespace Bits.Host;
 public static class BitsHostApp
 {
     public const string RoutePrefix = "/uploads";
+
+    /// <summary>Minimum average request-body rate once <see cref="BodyGracePeriod"/> has passed (Kestrel's default, explicit).</summary>
+    public const double MinBodyBytesPerSecond = 240;
+
+    /// <summary>How long a request body may stall before the minimum rate applies.</summary>
+    public static readonly TimeSpan BodyGracePeriod = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a client may take to send the request line and headers (slow-headers attacks).</summary>
+    public static readonly TimeSpan RequestHeadersTimeout = TimeSpan.FromSeconds(30);
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -17,6 +27,14 @@ public static class BitsHostApp
             // Fragments are bounded by Bits:MaxFragmentBytes in the handler (413 above it); Kestrel's own cap must not
             // cut in first.
             kestrel.Limits.MaxRequestBodySize = 128L * 1024 * 1024;
+
+            // Slow or stalled bodies: after the grace period a client must average at least this rate, or Kestrel fails
+            // the read (the handler then stores nothing: rule 6a.1), answers 408 if it can and closes the connection.
+            // The handler's body buffer grows with the bytes that arrive, so a stalled client holds little memory, and
+            // no storage lease or lock is ever held while a body is read. The rate is low enough for BITS clients under
+            // bandwidth policies (a few kbit/s).
+            kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(MinBodyBytesPerSecond, BodyGracePeriod);
+            kestrel.Limits.RequestHeadersTimeout = RequestHeadersTimeout;
             kestrel.AddServerHeader = false;
         });
         configure?.Invoke(builder);

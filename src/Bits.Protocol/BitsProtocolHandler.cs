@@ -14,6 +14,7 @@ public sealed partial class BitsProtocolHandler
 {
     private const int MaxAppendAttempts = 4;
     private const int MaxProtocolEntries = 100;
+    private const int InitialBodyBufferBytes = 64 * 1024;
 
     private readonly IBitsUploadStore _store;
     private readonly BitsServerOptions _options;
@@ -252,20 +253,20 @@ public sealed partial class BitsProtocolHandler
         }
 
         var length = checked((int)contentLength);
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        byte[] buffer;
         try
         {
-            try
-            {
-                await request.Body.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
-            }
-            catch (Exception ex) when (ex is IOException or EndOfStreamException)
-            {
-                // Rule 6a.1: a body that never fully arrived stores nothing.
-                Log.BodyIncomplete(_logger, session.Id, contentLength, ex);
-                return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
-            }
+            buffer = await ReadBodyAsync(request.Body, length, cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or EndOfStreamException)
+        {
+            // Rule 6a.1: a body that never fully arrived stores nothing.
+            Log.BodyIncomplete(_logger, session.Id, contentLength, ex);
+            return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
+        }
 
+        try
+        {
             var (ack, received) = await AppendAsync(session, range, buffer.AsMemory(0, length), echo, cancellationToken);
             if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
             {
@@ -277,6 +278,46 @@ public sealed partial class BitsProtocolHandler
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Reads exactly <paramref name="length"/> body bytes into a pooled buffer that grows with the bytes that arrive
+    /// (from 64 KiB, doubling), so a client that declares a large fragment and then stalls holds little memory while the
+    /// host's minimum data rate runs out. Throws <see cref="EndOfStreamException"/> when the body ends early; the buffer
+    /// is then already returned.
+    /// </summary>
+    internal static async Task<byte[]> ReadBodyAsync(Stream body, int length, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Clamp(length, 1, InitialBodyBufferBytes));
+        var filled = 0;
+        try
+        {
+            while (filled < length)
+            {
+                if (filled == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(length, 2L * buffer.Length));
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await body.ReadAsync(buffer.AsMemory(filled, Math.Min(buffer.Length, length) - filled), cancellationToken);
+                if (read == 0)
+                {
+                    throw new EndOfStreamException($"The body ended after {filled} of {length} bytes.");
+                }
+
+                filled += read;
+            }
+
+            return buffer;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
     }
 
@@ -584,9 +625,21 @@ public sealed partial class BitsProtocolHandler
     private static BitsResponse Fail(BitsError error, BitsRequest request) =>
         BitsResponse.Failure(error).WithSession(EchoSessionId(request));
 
-    /// <summary>The client's session id, echoed verbatim when it is a well-formed id (never arbitrary text).</summary>
-    private static string? EchoSessionId(BitsRequest request) =>
-        BitsSessionIds.TryNormalize(request.SessionId, out _) ? request.SessionId!.Trim() : null;
+    /// <summary>
+    /// The client's session id, echoed verbatim when it is a well-formed id spelled in visible ASCII (never arbitrary
+    /// text). <see cref="Guid.TryParse(string?, out Guid)"/> also accepts spellings with white space inside (CR, LF,
+    /// U+2028 in the <c>{0x..,0x..}</c> form); those get the canonical id instead, so no echo can break a header.
+    /// </summary>
+    private static string? EchoSessionId(BitsRequest request)
+    {
+        if (!BitsSessionIds.TryNormalize(request.SessionId, out var id))
+        {
+            return null;
+        }
+
+        var verbatim = request.SessionId!.Trim();
+        return verbatim.All(c => c is > ' ' and < '\u007F') ? verbatim : id;
+    }
 
     private static Task<BitsResponse> Result(BitsResponse response) => Task.FromResult(response);
 

@@ -225,6 +225,48 @@ public class FragmentTests
         AckAssert.Received(next, 10);
     }
 
+    [Fact]
+    public async Task Fragment_StalledBody_HoldsMemoryForTheBytesThatArrived_NotForTheDeclaredLength()
+    {
+        // A client declares a 16 MiB fragment, sends 10 bytes and stalls until the host's minimum data rate cuts it off
+        // (Kestrel then fails the read with an IOException). The buffer must not be sized by the declaration.
+        var harness = new HandlerHarness();
+        var id = await harness.CreateSessionAsync(Path);
+        var body = new StallingBody(bytesBeforeStall: 10);
+        const int declared = 16 * 1024 * 1024;
+
+        var ack = await harness.SendAsync(new BitsRequest
+        {
+            Method = "BITS_POST", RawPath = Path, PacketType = "Fragment", SessionId = id,
+            ContentRange = $"bytes 0-{declared - 1}/{declared}", ContentLength = declared, Body = body,
+        });
+        var next = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(declared), 10, 10);
+
+        AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        Assert.InRange(body.LargestReadBuffer, 1, 64 * 1024);
+        AckAssert.IsAck(next, 416);
+        AckAssert.Received(next, 0);
+    }
+
+    [Fact]
+    public async Task Fragment_BodyArrivingInSmallPieces_IsStoredWhole()
+    {
+        var harness = new HandlerHarness(new BitsServerOptions { MaxFragmentBytes = 1_000_000 });
+        var id = await harness.CreateSessionAsync(Path);
+        var file = HandlerHarness.RandomFile(300_000);
+
+        var ack = await harness.SendAsync(new BitsRequest
+        {
+            Method = "BITS_POST", RawPath = Path, PacketType = "Fragment", SessionId = id,
+            ContentRange = "bytes 0-299999/300000", ContentLength = file.Length, Body = new TricklingBody(file, 7_001),
+        });
+        var close = await harness.SendAsync(BitsRequests.Close(Path, id));
+
+        AckAssert.Received(ack, 300_000);
+        AckAssert.IsAck(close, 200);
+        Assert.Equal(file, harness.Store.Published[Path.TrimStart('/')]);
+    }
+
     [Theory]
     [InlineData("bytes */0")]
     [InlineData("bytes 0--1/0")]
@@ -270,5 +312,56 @@ public class FragmentTests
 
         AckAssert.IsAck(await harness.SendAsync(BitsRequests.Close(Path, id)), 200);
         Assert.Equal(file, harness.Store.Published["dir/file.bin"]);
+    }
+
+    /// <summary>Hands out a few bytes, then fails as Kestrel does when the minimum data rate is not met.</summary>
+    private sealed class StallingBody(int bytesBeforeStall) : Stream
+    {
+        private int _sent;
+
+        public int LargestReadBuffer { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _sent; set => throw new NotSupportedException(); }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            LargestReadBuffer = Math.Max(LargestReadBuffer, buffer.Length);
+            if (_sent >= bytesBeforeStall)
+            {
+                throw new IOException("Reading the request body timed out due to data arriving too slowly.");
+            }
+
+            var n = Math.Min(buffer.Length, bytesBeforeStall - _sent);
+            buffer.Span[..n].Fill(7);
+            _sent += n;
+            return ValueTask.FromResult(n);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>Returns at most <c>piece</c> bytes per read, as a slow network does.</summary>
+    private sealed class TricklingBody(byte[] data, int piece) : MemoryStream(data, writable: false)
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, piece)], cancellationToken);
     }
 }
