@@ -84,6 +84,13 @@ public enum FaultKind
 
     /// <summary>Forward the whole request, read storage's whole response, then reset the client connection: the write happened, the answer is lost.</summary>
     DropResponse,
+
+    /// <summary>
+    /// Read the whole request, hold it for <see cref="FaultRule.Delay"/>, then deliver it to storage even if its sender
+    /// gave up meanwhile (a request stuck in the network that arrives after the sender's timeout and retry); storage's
+    /// answer goes to <see cref="FaultRule.AfterResponse"/> and the client connection is reset.
+    /// </summary>
+    LateDelivery,
 }
 
 /// <summary>
@@ -318,6 +325,30 @@ public sealed class FaultProxy : IAsyncDisposable
                         await clientStream.WriteAsync(ErrorResponse(head, rule.Status, rule.ErrorCode), token);
                         graceful = true;
                         return;
+                }
+
+                if (rule?.Kind == FaultKind.LateDelivery)
+                {
+                    using var held = new MemoryStream();
+                    if (head.ExpectsContinue)
+                    {
+                        await clientStream.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), token);
+                    }
+
+                    await CopyBodyAsync(client, held, head.ContentLength, head.IsChunked, token);
+                    await Task.Delay(rule.Delay, token);
+                    using var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    await late.ConnectAsync(IPAddress.Loopback, _upstreamPort, token);
+                    await using var lateStream = new NetworkStream(late, ownsSocket: false);
+                    await lateStream.WriteAsync(headBytes, token);
+                    await lateStream.WriteAsync(held.ToArray(), token);
+                    var (lateResponse, _) = await ForwardResponseAsync(head, new BufferedReader(lateStream), Stream.Null, buffered: true, token);
+                    if (lateResponse is not null && rule.AfterResponse is { } afterLate)
+                    {
+                        await afterLate(head, lateResponse);
+                    }
+
+                    return; // finally: reset the client connection (its sender timed out long ago)
                 }
 
                 if (upstreamSocket is null)

@@ -97,6 +97,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
         var appends = storage.Blob.Add(new FaultRule { Match = IsAppend, Kind = FaultKind.Respond, Applies = n => n % 3 == 2 });
         var reads = storage.Table.Add(new FaultRule { Match = r => r.Method == "GET", Kind = FaultKind.Respond, Applies = n => n % 4 == 3 });
+        var stages = storage.Blob.Add(new FaultRule { Match = r => r.Method == "PUT" && r.HasComp("block"), Kind = FaultKind.Respond, Skip = 1 });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings());
         using var http = new HttpClient();
         var file = ProxiedStorage.RandomFile(7_654_321, 4);
@@ -104,9 +105,9 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var result = await Client(http).UploadAsync(host.Url("busy.bin"), new MemoryStream(file), ct: Ct);
 
         await AssertPublishedCleanlyAsync(storage, "busy.bin", file, result.SessionId);
-        Assert.True(appends.Applied >= 3 && reads.Applied >= 2, $"{appends.Applied} appends and {reads.Applied} reads answered 503");
-        Assert.Equal(sdkRetries ? 0 : appends.Applied + reads.Applied, result.TransientRetries);
-        Report($"503 answers: {appends.Applied} appends, {reads.Applied} table reads; client retries: {result.TransientRetries}");
+        Assert.True(appends.Applied >= 3 && reads.Applied >= 2 && stages.Applied == 1, $"{appends.Applied} appends, {reads.Applied} reads, {stages.Applied} publish blocks answered 503");
+        Assert.Equal(sdkRetries ? 0 : appends.Applied + reads.Applied + stages.Applied, result.TransientRetries);
+        Report($"503 answers: {appends.Applied} appends, {reads.Applied} table reads, {stages.Applied} Put Block From URL; client retries: {result.TransientRetries}");
     }
 
     /// <summary>
@@ -199,6 +200,70 @@ public class StorageFaultTests(AzuriteFixture azurite)
     {
         settings["Bits:Janitor:HostedService"] = "false";
         return settings;
+    }
+
+    /// <summary>
+    /// The first Fragment's write of the file size (a conditional merge of the session row) was stored but its response
+    /// was lost: the SDK's retry fails its ETag condition, the handler reads the row again and finds the size recorded.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Fragment_TotalLengthStoredButResponseLost_IsByteIdentical(bool sdkRetries)
+    {
+        await using var storage = ProxiedStorage.Create(azurite.Azurite);
+        var lost = storage.Table.Add(new FaultRule { Match = r => r.Method is "PATCH" or "MERGE", Kind = FaultKind.DropResponse });
+        await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings());
+        using var http = new HttpClient();
+        var file = ProxiedStorage.RandomFile(2_345_678, 9);
+
+        var result = await Client(http).UploadAsync(host.Url("lost-size.bin"), new MemoryStream(file), ct: Ct);
+
+        Assert.Equal(1, lost.Applied);
+        Assert.Equal(sdkRetries ? 0 : 1, result.TransientRetries);
+        await AssertPublishedCleanlyAsync(storage, "lost-size.bin", file, result.SessionId);
+    }
+
+    /// <summary>
+    /// An Append Block is stuck in the network past the SDK's network timeout (500 ms here); the SDK retries it and the
+    /// retry is stored. Then the stuck original reaches storage: its append-position condition no longer holds, so it is
+    /// refused (412) and no byte is stored twice (rule 6a.2, enforced by storage itself).
+    /// </summary>
+    [Fact]
+    public async Task Upload_AppendArrivingAfterItsTimedOutRetry_IsRefusedByStorage()
+    {
+        await using var storage = ProxiedStorage.Create(azurite.Azurite);
+        var lateStatus = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var late = storage.Blob.Add(new FaultRule
+        {
+            Match = IsAppend,
+            Skip = 1,
+            Kind = FaultKind.LateDelivery,
+            Delay = TimeSpan.FromSeconds(1.5),
+            AfterResponse = (_, response) =>
+            {
+                lateStatus.TrySetResult(response.Status);
+                return Task.CompletedTask;
+            },
+        });
+        await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast with { NetworkTimeout = TimeSpan.FromMilliseconds(500) }, Settings());
+
+        // The client waits for the late copy to land before it closes, so the staging segment is still there for it.
+        using var http = new HttpClient(new HookHandler(async request =>
+        {
+            if (request.PacketType() == "Close-Session")
+            {
+                await lateStatus.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+            }
+        }));
+        var file = ProxiedStorage.RandomFile(7_654_321, 10);
+
+        var result = await Client(http).UploadAsync(host.Url("late-append.bin"), new MemoryStream(file), ct: Ct);
+
+        Assert.Equal(1, late.Applied);
+        Assert.Equal(412, await lateStatus.Task);
+        Assert.Equal(0, result.TransientRetries);
+        await AssertPublishedCleanlyAsync(storage, "late-append.bin", file, result.SessionId);
     }
 
     /// <summary>The tombstone transaction was applied but its response was lost: the SDK's retry finds the session row gone.</summary>
