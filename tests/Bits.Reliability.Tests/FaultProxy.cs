@@ -86,7 +86,8 @@ public enum FaultKind
     DropResponse,
 
     /// <summary>
-    /// Read the whole request, hold it for <see cref="FaultRule.Delay"/>, then deliver it to storage even if its sender
+    /// Read the whole request, hold it for <see cref="FaultRule.Delay"/> (and until <see cref="FaultRule.HoldUntil"/>
+    /// completes), then deliver it to storage even if its sender
     /// gave up meanwhile (a request stuck in the network that arrives after the sender's timeout and retry); storage's
     /// answer goes to <see cref="FaultRule.AfterResponse"/> and the client connection is reset.
     /// </summary>
@@ -115,6 +116,9 @@ public sealed class FaultRule
     public Func<int, bool>? Applies { get; init; }
 
     public TimeSpan Delay { get; init; }
+
+    /// <summary>For <see cref="FaultKind.LateDelivery"/>: after <see cref="Delay"/>, also wait for this task before delivering.</summary>
+    public Task? HoldUntil { get; init; }
 
     public long ResetAfterBodyBytes { get; init; }
 
@@ -337,6 +341,11 @@ public sealed class FaultProxy : IAsyncDisposable
 
                     await CopyBodyAsync(client, held, head.ContentLength, head.IsChunked, token);
                     await Task.Delay(rule.Delay, token);
+                    if (rule.HoldUntil is { } hold)
+                    {
+                        await hold.WaitAsync(token);
+                    }
+
                     using var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                     await late.ConnectAsync(IPAddress.Loopback, _upstreamPort, token);
                     await using var lateStream = new NetworkStream(late, ownsSocket: false);

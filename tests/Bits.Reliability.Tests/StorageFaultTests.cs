@@ -225,7 +225,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
     }
 
     /// <summary>
-    /// An Append Block is stuck in the network past the SDK's network timeout (500 ms here); the SDK retries it and the
+    /// An Append Block is stuck in the network past the SDK's network timeout (1 s here); the SDK retries it and the
     /// retry is stored. Then the stuck original reaches storage: its append-position condition no longer holds, so it is
     /// refused (412) and no byte is stored twice (rule 6a.2, enforced by storage itself).
     /// </summary>
@@ -233,20 +233,35 @@ public class StorageFaultTests(AzuriteFixture azurite)
     public async Task Upload_AppendArrivingAfterItsTimedOutRetry_IsRefusedByStorage()
     {
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
+        var retryStored = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var lateStatus = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The 2nd append is held until the SDK gave up on it (1 s network timeout) and its retry was stored.
         var late = storage.Blob.Add(new FaultRule
         {
             Match = IsAppend,
             Skip = 1,
             Kind = FaultKind.LateDelivery,
-            Delay = TimeSpan.FromSeconds(1.5),
+            Delay = TimeSpan.FromSeconds(1.2),
+            HoldUntil = retryStored.Task,
             AfterResponse = (_, response) =>
             {
                 lateStatus.TrySetResult(response.Status);
                 return Task.CompletedTask;
             },
         });
-        await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast with { NetworkTimeout = TimeSpan.FromMilliseconds(500) }, Settings());
+        var retry = storage.Blob.Add(new FaultRule
+        {
+            Match = IsAppend,
+            Skip = 1, // counts the appends the first rule lets through: the 1st, then the retry of the 2nd
+            Kind = FaultKind.None,
+            AfterResponse = (_, response) =>
+            {
+                retryStored.TrySetResult(response.Status);
+                return Task.CompletedTask;
+            },
+        });
+        await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast with { NetworkTimeout = TimeSpan.FromSeconds(1) }, Settings());
 
         // The client waits for the late copy to land before it closes, so the staging segment is still there for it.
         using var http = new HttpClient(new HookHandler(async request =>
@@ -261,6 +276,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var result = await Client(http).UploadAsync(host.Url("late-append.bin"), new MemoryStream(file), ct: Ct);
 
         Assert.Equal(1, late.Applied);
+        Assert.Equal(201, await retryStored.Task);
         Assert.Equal(412, await lateStatus.Task);
         Assert.Equal(0, result.TransientRetries);
         await AssertPublishedCleanlyAsync(storage, "late-append.bin", file, result.SessionId);
