@@ -59,7 +59,7 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
         }
 
         return count;
-    });
+    }, cancellationToken);
 
     public Task<BitsSweepResult> SweepAsync(Func<BitsSession, TimeSpan> idleTimeout, DateTimeOffset now, int maxItems, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -96,7 +96,7 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
                 }
             });
         return new BitsSweepResult(expiredSessions, expiredTombstones, rescheduled);
-    });
+    }, cancellationToken);
 
     /// <summary>
     /// Expiry and user index rows of a new session, written before the session row (see the class remarks). The entry

@@ -27,7 +27,7 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
         }
 
         return Task.FromResult<Stream>(new ConcatenatedBlobStream(segments, total));
-    });
+    }, cancellationToken);
 
     public Task<(Uri RequestData, Uri ResponseData)> CreateReferenceUrlsAsync(BitsSession session, TimeSpan lifetime, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -38,7 +38,7 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
         var read = await _sourceAuthorizer.AuthorizeAsync(request, BlobSasPermissions.Read, lifetime, cancellationToken);
         var write = await _sourceAuthorizer.AuthorizeAsync(reply, BlobSasPermissions.Create | BlobSasPermissions.Write, lifetime, cancellationToken);
         return (read, write);
-    });
+    }, cancellationToken);
 
     public Task WriteReplyAsync(BitsSession session, Stream body, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -46,7 +46,7 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
         {
             HttpHeaders = new BlobHttpHeaders { ContentType = "application/octet-stream" },
         }, cancellationToken);
-    });
+    }, cancellationToken);
 
     public Task<BitsSession> RecordNotificationAsync(BitsSession session, BitsNotificationOutcome outcome, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -58,7 +58,7 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
         };
         var response = await _table.UpdateEntityAsync(entity, ETag.All, TableUpdateMode.Merge, cancellationToken);
         return session with { Notification = outcome, Version = response.Headers.ETag?.ToString() };
-    });
+    }, cancellationToken);
 
     public Task<BitsReplyContent> OpenReplyAsync(BitsSession session, long from, long? to, bool headOnly, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -84,7 +84,7 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
             // The back-end wrote no reply: the client gets an empty one (as IIS).
             return new BitsReplyContent(headOnly ? null : Stream.Null, 0, session.CreatedAt);
         }
-    });
+    }, cancellationToken);
 
     private BlockBlobClient ReplyBlob(BitsSession session) => _staging.GetBlockBlobClient(SessionKey(session.Id) + "/reply");
 

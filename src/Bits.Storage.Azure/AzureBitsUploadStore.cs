@@ -79,8 +79,17 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
         // Segment 0 and the index rows first: a session row never exists without its staging blob and expiry entry.
         await Task.WhenAll(Segment(session.Id, 0).CreateIfNotExistsAsync(cancellationToken: cancellationToken), IndexNewSessionAsync(session, cancellationToken));
-        await _table.AddEntityAsync(entity, cancellationToken);
-    });
+        try
+        {
+            await _table.AddEntityAsync(entity, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.IsConflict())
+        {
+            // The id is fresh and random, so the row can only be our own: the insert was stored but its response was
+            // lost, and the SDK's retry found it. Failing here would leave an orphan session behind an error.
+            Log.SessionRowAlreadyStored(_logger, session.Id);
+        }
+    }, cancellationToken);
 
     public Task<BitsSession?> GetSessionAsync(string sessionId, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -97,7 +106,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         }
 
         return (BitsSession?)null;
-    });
+    }, cancellationToken);
 
     public Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -111,7 +120,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         {
             return null;
         }
-    });
+    }, cancellationToken);
 
     public Task<AppendResult> AppendAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -140,17 +149,17 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         }
 
         return new AppendResult(true, position);
-    });
+    }, cancellationToken);
 
     public Task<long> GetReceivedLengthAsync(BitsSession session, CancellationToken cancellationToken) => Guard(() =>
     {
         var segmentBytes = SegmentBytesOf(session);
         var hint = session.TotalLength is > 0 and { } total ? (total - 1) / segmentBytes : 0;
         return ReceivedLengthAsync(session, hint, cancellationToken);
-    });
+    }, cancellationToken);
 
     public Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken) => Guard(async () =>
-        (bool)await Uploads(container).GetBlobClient(destination).ExistsAsync(cancellationToken));
+        (bool)await Uploads(container).GetBlobClient(destination).ExistsAsync(cancellationToken), cancellationToken);
 
     public Task<PublishResult> PublishAsync(BitsSession session, bool allowOverwrite, CancellationToken cancellationToken) => Guard(async () =>
     {
@@ -172,14 +181,14 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         await ReplaceWithTombstoneAsync(session, BitsSessionState.Closed, cancellationToken);
         await DeleteStagingAsync(session.Id, cancellationToken);
         return PublishResult.Published;
-    });
+    }, cancellationToken);
 
     public Task DiscardAsync(BitsSession session, BitsSessionState finalState, CancellationToken cancellationToken) => Guard(async () =>
     {
         await ReplaceWithTombstoneAsync(session, finalState, cancellationToken);
         await DeleteStagingAsync(session.Id, cancellationToken);
         return true;
-    });
+    }, cancellationToken);
 
     /// <summary>Appends one piece inside one segment. Returns null when stored, else the true received length.</summary>
     private async Task<long?> AppendToSegmentAsync(BitsSession session, long index, long within, ReadOnlyMemory<byte> piece, CancellationToken cancellationToken)
@@ -440,8 +449,13 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         Notification = NotificationOf(entity),
     };
 
-    /// <summary>Translates transient SDK failures into <see cref="BitsStoreUnavailableException"/> at the boundary.</summary>
-    private static async Task<T> Guard<T>(Func<Task<T>> operation)
+    /// <summary>
+    /// Translates transient SDK failures into <see cref="BitsStoreUnavailableException"/> at the boundary: retryable
+    /// statuses, failures without a response, and timeouts (the SDK cancels a try after its network timeout, so an
+    /// <see cref="OperationCanceledException"/> while <paramref name="cancellationToken"/> is not cancelled means storage
+    /// did not answer in time), also when they come as the SDK's <see cref="AggregateException"/> after its last retry.
+    /// </summary>
+    private static async Task<T> Guard<T>(Func<Task<T>> operation, CancellationToken cancellationToken)
     {
         try
         {
@@ -451,17 +465,24 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         {
             throw new BitsStoreUnavailableException($"Storage answered {ex.Status} {ex.ErrorCode}.", ex);
         }
-        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is RequestFailedException r && r.IsTransient()))
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new BitsStoreUnavailableException("Storage did not answer within the network timeout.", ex);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => IsTransient(e, cancellationToken)))
         {
             throw new BitsStoreUnavailableException("Storage failed transiently.", ex);
         }
     }
 
-    private static Task<bool> Guard(Func<Task> operation) => Guard(async () =>
+    private static Task<bool> Guard(Func<Task> operation, CancellationToken cancellationToken) => Guard(async () =>
     {
         await operation();
         return true;
-    });
+    }, cancellationToken);
+
+    private static bool IsTransient(Exception exception, CancellationToken cancellationToken) =>
+        exception is RequestFailedException { } failure ? failure.IsTransient() : exception is OperationCanceledException && !cancellationToken.IsCancellationRequested;
 
     private sealed record PublishBlock(string Id, long Segment, long Offset, long Length);
 
@@ -472,5 +493,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
         [LoggerMessage(2002, LogLevel.Warning, "Publishing session {SessionId} to {Destination} raced with another commit; staging blocks again", EventName = "PublishRetried")]
         public static partial void PublishRetried(ILogger logger, string sessionId, string destination);
+
+        [LoggerMessage(2003, LogLevel.Information, "Session {SessionId}: the retried insert of its row found it stored already (a lost response)", EventName = "SessionRowAlreadyStored")]
+        public static partial void SessionRowAlreadyStored(ILogger logger, string sessionId);
     }
 }

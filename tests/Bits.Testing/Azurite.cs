@@ -33,6 +33,7 @@ public sealed class AzuriteProcess : IAsyncDisposable
     private readonly bool _ownsDataFolder;
     private readonly TlsFiles? _tls;
     private Process? _process;
+    private TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private AzuriteProcess(string dataFolder, bool ownsDataFolder, int blobPort, int queuePort, int tablePort, TlsFiles? tls = null)
     {
@@ -147,6 +148,43 @@ public sealed class AzuriteProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops the process the way a service manager would (keeping the data folder): SIGTERM makes Azurite close its
+    /// three servers, which saves its LokiJS metadata (otherwise saved only every 5 s); once all three report closed, a
+    /// second SIGTERM ends a process that lingers (the first one's handler runs once; the second gets node's default).
+    /// Falls back to a kill after <paramref name="timeout"/> (default 20 s), and on Windows, which has no SIGTERM.
+    /// </summary>
+    public async Task StopGracefullyAsync(TimeSpan? timeout = null)
+    {
+        if (_process is not { } process || OperatingSystem.IsWindows())
+        {
+            await StopAsync();
+            return;
+        }
+
+        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
+        try
+        {
+            if (!process.HasExited)
+            {
+                await SignalAsync(process, "TERM");
+                await Task.WhenAny(process.WaitForExitAsync(deadline.Token), _closed.Task.WaitAsync(deadline.Token));
+                deadline.Token.ThrowIfCancellationRequested();
+                if (!process.HasExited)
+                {
+                    await SignalAsync(process, "TERM");
+                    await process.WaitForExitAsync(deadline.Token);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            // Did not stop in time: kill it below.
+        }
+
+        await StopAsync();
+    }
+
     public async Task RestartAsync()
     {
         await StopAsync();
@@ -168,6 +206,12 @@ public sealed class AzuriteProcess : IAsyncDisposable
                 // A leftover temp folder is harmless.
             }
         }
+    }
+
+    private static async Task SignalAsync(Process process, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        await kill.WaitForExitAsync();
     }
 
     private async Task LaunchAsync()
@@ -215,7 +259,10 @@ public sealed class AzuriteProcess : IAsyncDisposable
 
         var output = new StringBuilder();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _closed = closed;
         var listening = 0;
+        var closing = 0;
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) =>
         {
@@ -232,6 +279,11 @@ public sealed class AzuriteProcess : IAsyncDisposable
             if (e.Data.Contains("successfully listening", StringComparison.OrdinalIgnoreCase) && Interlocked.Increment(ref listening) == 3)
             {
                 ready.TrySetResult();
+            }
+
+            if (e.Data.Contains("successfully closed", StringComparison.OrdinalIgnoreCase) && Interlocked.Increment(ref closing) == 3)
+            {
+                closed.TrySetResult();
             }
         };
         process.ErrorDataReceived += (_, e) =>
