@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime;
+using System.Text.Json;
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Bits.Bench;
+using Bits.Client;
+using Bits.Load;
+using Bits.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+// ./bench.sh [--total 256MiB] [--pings 2000] [--skip-rss]: see README "Benchmark" and docs/performance.md.
+const string Usage = """
+    Usage: ./bench.sh [options]
+      --total SIZE          bytes per throughput scenario (default 256MiB)
+      --fragments LIST      fragment sizes, comma-separated (default 1MiB,13MiB,64KiB)
+      --sessions LIST       concurrent sessions, comma-separated (default 1,8)
+      --pings N             sequential Pings measured (default 2000)
+      --rss-sessions N      concurrent sessions of the RSS probe (default 16)
+      --rss-fragments N     13 MiB fragments per session in the RSS probe (default 3)
+      --repeat N            runs per throughput scenario, interleaved; the median is reported (default 3)
+      --skip-rss            do not run the separate host process for peak RSS
+    """;
+
+var c = CultureInfo.InvariantCulture;
+var total = 256L * 1024 * 1024;
+int[] fragmentSizes = [1024 * 1024, 13 * 1024 * 1024, 64 * 1024];
+int[] sessionCounts = [1, 8];
+var pings = 2000;
+var rssSessions = 16;
+var rssFragments = 3;
+var skipRss = false;
+var repeat = 3;
+try
+{
+    for (var i = 0; i < args.Length; i++)
+    {
+        string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+        switch (args[i])
+        {
+            case "--total": total = Sizes.Parse(Next()); break;
+            case "--fragments": fragmentSizes = Next().Split(',').Select(s => checked((int)Sizes.Parse(s))).ToArray(); break;
+            case "--sessions": sessionCounts = Next().Split(',').Select(s => int.Parse(s, c)).ToArray(); break;
+            case "--pings": pings = int.Parse(Next(), c); break;
+            case "--rss-sessions": rssSessions = int.Parse(Next(), c); break;
+            case "--rss-fragments": rssFragments = int.Parse(Next(), c); break;
+            case "--skip-rss": skipRss = true; break;
+            case "--repeat": repeat = int.Parse(Next(), c); break;
+            case "-h" or "--help": Console.WriteLine(Usage); return 0;
+            default: throw new ArgumentException($"unknown argument '{args[i]}'");
+        }
+    }
+
+    if (total is < 1 or > int.MaxValue || fragmentSizes.Any(f => f < 1) || sessionCounts.Any(s => s < 1) || pings < 1 || repeat < 1)
+    {
+        throw new ArgumentException("sizes and counts must be positive; --total at most 2 GiB");
+    }
+}
+catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+{
+    Console.Error.WriteLine($"bench: {ex.Message}");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(60));
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+var ct = cancel.Token;
+
+var root = RepositoryRoot.Find();
+Console.WriteLine("== machine ==");
+Console.WriteLine(Machine.Describe(root));
+Console.WriteLine(string.Create(c, $"load average at start: {Machine.LoadAverage()}"));
+Console.WriteLine(string.Create(c, $"bench process: {(GCSettings.IsServerGC ? "server" : "workstation")} GC"));
+
+await using var azurite = await AzuriteProcess.StartAsync();
+var data = new byte[total];
+SeededStream.Fill(42, 0, data);
+
+// One in-process host (BitsHostApp.Build, Release) with the metering policy in its storage clients.
+var storage = StorageNames.Unique(azurite.ConnectionString, "bench");
+var meter = new StorageMeter();
+await using var host = await InProcessHost.StartAsync(storage, configure: builder =>
+{
+    var blobOptions = new BlobClientOptions();
+    blobOptions.AddPolicy(meter, HttpPipelinePosition.PerCall);
+    var tableOptions = new TableClientOptions();
+    tableOptions.AddPolicy(meter, HttpPipelinePosition.PerCall);
+    builder.Services.AddSingleton(new BlobServiceClient(storage.ConnectionString, blobOptions));
+    builder.Services.AddSingleton(new TableServiceClient(storage.ConnectionString, tableOptions));
+    builder.Services.AddSingleton<IStartupFilter>(meter);
+}, cancellationToken: ct);
+
+// The baseline's own SDK clients, built like the host's (AddBitsUploadServer: connection string, default options).
+var direct = new BlobServiceClient(azurite.ConnectionString, new BlobClientOptions()).GetBlobContainerClient("bench-direct");
+await direct.CreateIfNotExistsAsync(cancellationToken: ct);
+var table = new TableServiceClient(azurite.ConnectionString, new TableClientOptions()).GetTableClient("benchdirect");
+await table.CreateIfNotExistsAsync(ct);
+
+using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromMinutes(10) };
+var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
+
+// Warm-up: JIT, connections, containers.
+await Scenarios.DirectAsync(direct, table, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, ct);
+await Scenarios.BitsAsync(client, host, meter, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, "warmup", ct);
+
+var rows = new List<Row>();
+Console.WriteLine();
+Console.WriteLine(string.Create(c, $"== throughput: {Sizes.Format(total)} per run, fragment phase only (Create before, Close after the clock); median of {repeat} interleaved runs =="));
+Console.WriteLine("scenario          direct      direct+read  BITS         BITS/direct  BITS/(direct+read)  steady-state reads/writes per fragment");
+foreach (var fragment in fragmentSizes)
+{
+    foreach (var sessions in sessionCounts)
+    {
+        var label = string.Create(c, $"{Sizes.Format(fragment)} x {sessions}");
+        var plain = new List<ThroughputResult>();
+        var withRead = new List<ThroughputResult>();
+        var bits = new List<BitsResult>();
+        for (var run = 0; run < repeat; run++)
+        {
+            plain.Add(await Scenarios.DirectAsync(direct, null, data, fragment, sessions, ct));
+            withRead.Add(await Scenarios.DirectAsync(direct, table, data, fragment, sessions, ct));
+            bits.Add(await Scenarios.BitsAsync(client, host, meter, data, fragment, sessions, label.Replace(' ', '_'), ct));
+            await DeletePublishedAsync(storage, ct);
+        }
+
+        var row = new Row(label, fragment, sessions, plain, withRead, bits);
+        rows.Add(row);
+        Console.WriteLine(string.Create(c,
+            $"{label,-17} {row.DirectMiBps,6:F1} MiB/s {row.DirectReadMiBps,6:F1} MiB/s {row.BitsMiBps,6:F1} MiB/s  {row.Ratio,6:F2}       {row.RatioWithRead,6:F2}              {row.HotPath}"));
+        Console.WriteLine(string.Create(c,
+            $"    runs: direct {Runs(plain)}; direct+read {Runs(withRead)}; BITS {Runs(bits.Select(b => b.Fragments))} MiB/s"));
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine("== fragment latency (client-side per request; server = time inside the host; storage = SDK calls of that request) ==");
+foreach (var row in rows.Where(r => r.Sessions == 1))
+{
+    var scopes = row.Bits.SelectMany(b => b.FragmentScopes.Where(IsFragment)).ToList();
+    var clientLatency = new Stats(row.Bits.SelectMany(b => b.Fragments.Latencies));
+    var server = new Stats(scopes.Select(s => s.ServerTime));
+    var storageTime = new Stats(scopes.Select(s => s.StorageTime));
+    var serverOverhead = new Stats(scopes.Select(s => s.ServerTime - s.StorageTime));
+    var clientOverhead = new Stats(row.Bits.SelectMany(b => b.Fragments.Latencies.Zip(b.FragmentScopes.Where(IsFragment), (l, s) => l - s.StorageTime)));
+    Console.WriteLine(string.Create(c, $"{row.Label}: client {clientLatency}"));
+    Console.WriteLine(string.Create(c, $"    direct append {new Stats(row.Direct.SelectMany(d => d.Latencies))}; direct read+append {new Stats(row.DirectRead.SelectMany(d => d.Latencies))}"));
+    Console.WriteLine(string.Create(c, $"    server {server}; its storage calls {storageTime}"));
+    Console.WriteLine(string.Create(c, $"    overhead beyond storage: in the host {serverOverhead}; client-side {clientOverhead}"));
+}
+
+Console.WriteLine();
+Console.WriteLine("== Ping latency (client-side, sequential) ==");
+var pingStats = new Stats(await Scenarios.PingAsync(client, host.Url("bench/ping.bin"), pings, ct));
+Console.WriteLine(string.Create(c, $"Ping: {pingStats}"));
+
+Console.WriteLine();
+Console.WriteLine("== publish at Close-Session ==");
+foreach (var row in rows)
+{
+    var closes = row.Bits.SelectMany(b => b.CloseScopes).Where(s => s.PacketType.Equals("Close-Session", StringComparison.OrdinalIgnoreCase)).ToList();
+    Console.WriteLine(string.Create(c,
+        $"{row.Label}: {Sizes.Format(total / row.Sessions)} per session, Close {new Stats(row.Bits.SelectMany(b => b.CloseLatencies))}; per Close {closes.Sum(s => s.Reads + s.Writes) / (double)closes.Count:F1} storage requests, host received {closes.Sum(s => s.BytesReceived) / closes.Count} B and sent {closes.Sum(s => s.BytesSent) / closes.Count} B of bodies"));
+}
+
+RssResult? rss = null;
+if (!skipRss)
+{
+    Console.WriteLine();
+    Console.WriteLine(string.Create(c, $"== peak RSS of the host process: {rssSessions} sessions x {rssFragments} fragments of 13 MiB at once =="));
+    var rssStorage = StorageNames.Unique(azurite.ConnectionString, "rss");
+    rss = await RssProbe.RunAsync(rssStorage, data, rssSessions, 13 * 1024 * 1024, rssFragments, Console.Out, ct);
+    Console.WriteLine(string.Create(c,
+        $"idle {rss.IdleRssBytes / 1048576.0:F0} MiB; peak (VmHWM) {rss.PeakRssBytes / 1048576.0:F0} MiB; max sampled VmRSS {rss.MaxSampledRssBytes / 1048576.0:F0} MiB; {rss.Fragments} fragments in {rss.Elapsed.TotalSeconds:F1} s"));
+    await rssStorage.DeleteAsync(ct);
+}
+
+Console.WriteLine();
+Console.WriteLine("== targets ==");
+var one = rows.FirstOrDefault(r => r.Fragment == 1024 * 1024 && r.Sessions == 1);
+var eight = rows.FirstOrDefault(r => r.Fragment == 1024 * 1024 && r.Sessions == 8);
+void Target(string what, bool? met, string value) =>
+    Console.WriteLine(string.Create(c, $"[{(met is null ? "n/a " : met.Value ? "MET " : "MISS")}] {what}: {value}"));
+Target("BITS/direct >= 0.90, 1 MiB x 1", one is null ? null : one.Ratio >= 0.90, one is null ? "not run" : string.Create(c, $"{one.Ratio:F2} (vs direct+read {one.RatioWithRead:F2})"));
+Target("BITS/direct >= 0.85, 1 MiB x 8", eight is null ? null : eight.Ratio >= 0.85, eight is null ? "not run" : string.Create(c, $"{eight.Ratio:F2} (vs direct+read {eight.RatioWithRead:F2})"));
+Target("hot path 1 write + <= 1 read per fragment (1 MiB x 1, steady state)", one is null ? null : one.WritesPerFragment <= 1.0001 && one.ReadsPerFragment <= 1.0001, one is null ? "not run" : string.Create(c, $"{one.WritesPerFragment:F2} writes, {one.ReadsPerFragment:F2} reads"));
+Target("Ping p99 < 2 ms", pingStats.P99 < 2, string.Create(c, $"{pingStats.P99:F2} ms (p50 {pingStats.P50:F2} ms)"));
+var overhead = one is null ? double.NaN : new Stats(one.Bits.SelectMany(b => b.FragmentScopes.Where(IsFragment)).Select(s => s.ServerTime - s.StorageTime)).P50;
+Target("fragment ack overhead beyond storage < 1 ms p50 (in the host)", one is null ? null : overhead < 1, string.Create(c, $"{overhead:F2} ms"));
+var publishScopes = rows.SelectMany(r => r.Bits.SelectMany(b => b.CloseScopes)).ToList();
+var publishBytes = publishScopes.Count == 0 ? 0 : publishScopes.Max(s => s.BytesReceived + s.BytesSent);
+Target("publish server-side (no file bytes through the host at Close)", publishBytes < 64 * 1024, string.Create(c, $"at most {publishBytes} B of request/response bodies through the host in one Close (of up to {Sizes.Format(total)})"));
+Target("peak RSS < 256 MiB at 16 x 13 MiB", rss is null ? null : rss.PeakRssBytes < 256L * 1024 * 1024, rss is null ? "skipped" : string.Create(c, $"{rss.PeakRssBytes / 1048576.0:F0} MiB"));
+Console.WriteLine(string.Create(c, $"load average at end: {Machine.LoadAverage()}"));
+return 0;
+
+static bool IsFragment(RequestScope scope) => scope.PacketType.Equals("Fragment", StringComparison.OrdinalIgnoreCase);
+
+static string Runs(IEnumerable<ThroughputResult> results) => string.Join('/', results.Select(r => r.MiBPerSecond.ToString("F1", CultureInfo.InvariantCulture)));
+
+static async Task DeletePublishedAsync(StorageNames storage, CancellationToken ct)
+{
+    await foreach (var blob in storage.Uploads.GetBlobsAsync(cancellationToken: ct))
+    {
+        await storage.Uploads.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
+    }
+}
+
+internal sealed record Row(string Label, int Fragment, int Sessions, List<ThroughputResult> Direct, List<ThroughputResult> DirectRead, List<BitsResult> Bits)
+{
+    public double DirectMiBps => Median(Direct.Select(d => d.MiBPerSecond));
+
+    public double DirectReadMiBps => Median(DirectRead.Select(d => d.MiBPerSecond));
+
+    public double BitsMiBps => Median(Bits.Select(b => b.Fragments.MiBPerSecond));
+
+    public double Ratio => BitsMiBps / DirectMiBps;
+
+    public double RatioWithRead => BitsMiBps / DirectReadMiBps;
+
+    /// <summary>Fragments after each session's first, not touching a segment boundary: the hot path.</summary>
+    private List<RequestScope> SteadyState => Bits.SelectMany(b => b.FragmentScopes).Where(s => s.IsSteadyStateFragment && !s.CrossesSegment(Scenarios.SegmentBytes)).ToList();
+
+    private int Boundary => Bits.SelectMany(b => b.FragmentScopes).Count(s => s.IsSteadyStateFragment && s.CrossesSegment(Scenarios.SegmentBytes));
+
+    public double ReadsPerFragment => SteadyState is { Count: > 0 } s ? s.Sum(x => x.Reads) / (double)s.Count : double.NaN;
+
+    public double WritesPerFragment => SteadyState is { Count: > 0 } s ? s.Sum(x => x.Writes) / (double)s.Count : double.NaN;
+
+    public string HotPath => SteadyState.Count == 0
+        ? "n/a (one fragment per session)"
+        : string.Create(CultureInfo.InvariantCulture, $"{ReadsPerFragment:F2} / {WritesPerFragment:F2} (n={SteadyState.Count}{(Boundary > 0 ? $"; {Boundary} at a segment boundary not counted" : string.Empty)})");
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
+
+internal static class Machine
+{
+    public static string Describe(string root)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
+        var memory = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal))?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        var memoryGiB = long.TryParse(memory, c, out var kib) ? kib / 1048576.0 : double.NaN;
+        string azurite;
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "node_modules", "azurite", "package.json")));
+            azurite = json.RootElement.GetProperty("version").GetString() ?? "unknown";
+        }
+        catch (IOException)
+        {
+            azurite = "unknown";
+        }
+
+        return string.Create(c,
+            $"nproc {Environment.ProcessorCount}; memory {memoryGiB:F1} GiB; CPU {cpu}; .NET SDK {DotnetSdk()} (runtime {Environment.Version}); Azurite {azurite} (same machine, same cores)");
+    }
+
+    public static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+    private static string DotnetSdk()
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("dotnet", "--version") { RedirectStandardOutput = true, UseShellExecute = false })!;
+            var version = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            return version;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+}
