@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Buffers;
 using System.Diagnostics;
+using System.Numerics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -15,6 +16,9 @@ public sealed partial class BitsProtocolHandler
     private const int MaxAppendAttempts = 4;
     private const int MaxProtocolEntries = 100;
 
+    /// <summary>How long a Fragment waits for buffer memory (<see cref="BitsServerOptions.FragmentMemoryBytes"/>) before 503.</summary>
+    private static readonly TimeSpan FragmentMemoryWait = TimeSpan.FromSeconds(30);
+
     private readonly IBitsUploadStore _store;
     private readonly BitsServerOptions _options;
     private readonly TimeProvider _time;
@@ -22,6 +26,7 @@ public sealed partial class BitsProtocolHandler
 
     private readonly BitsNotifier? _notifier;
     private readonly IBitsCompletionSink? _completions;
+    private readonly BitsFragmentMemory _fragmentMemory;
 
     public BitsProtocolHandler(
         IBitsUploadStore store,
@@ -38,6 +43,7 @@ public sealed partial class BitsProtocolHandler
         _notifier = notifier;
         _completions = completions;
         Areas = new BitsAreaCatalog(_options);
+        _fragmentMemory = new BitsFragmentMemory(Math.Max(1, _options.FragmentMemoryBytes));
     }
 
     /// <summary>The upload areas this handler serves.</summary>
@@ -191,78 +197,81 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> FragmentAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
     {
-        var (session, area, failure) = await FindOpenSessionAsync(request, cancellationToken);
-        if (failure is not null)
+        // The session-row read runs while the headers are checked and the body arrives, so it costs no time of its
+        // own on the hot path. Its failure still comes first, exactly as if it had been awaited first.
+        var lookup = FindOpenSessionAsync(request, cancellationToken);
+        var headerFailure = CheckFragmentHeaders(request, contentLength, out var range);
+        if (headerFailure is not null || range.IsEmptyUpload)
         {
-            return failure;
-        }
-
-        var echo = EchoSessionId(request);
-        if (!string.IsNullOrEmpty(request.ContentEncoding) && !request.ContentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
-        {
-            return Fail(BitsError.InvalidArgument("Content-Encoding other than identity is not supported."), request);
-        }
-
-        if (!ContentRange.TryParse(request.ContentRange, out var range, out var problem))
-        {
-            return Fail(BitsError.InvalidArgument(problem!), request);
-        }
-
-        if (contentLength != range.Length)
-        {
-            return Fail(BitsError.InvalidArgument($"Content-Length {contentLength} does not match Content-Range {range}."), request);
-        }
-
-        if (contentLength > _options.MaxFragmentBytes)
-        {
-            return Fail(BitsError.FragmentTooLarge($"Fragment of {contentLength} bytes exceeds the limit of {_options.MaxFragmentBytes} bytes."), request);
-        }
-
-        for (var attempt = 0; session!.TotalLength is null; attempt++)
-        {
-            if (range.Total > area!.MaxUploadBytes)
-            {
-                return Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
-            }
-
-            var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
-            if (updated is not null)
-            {
-                session = updated;
-                break;
-            }
-
-            session = await _store.GetSessionAsync(session.Id, cancellationToken);
-            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
-            {
-                return Fail(BitsError.SessionNotFound(), request);
-            }
-        }
-
-        if (session.TotalLength != range.Total)
-        {
-            return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
-        }
-
-        if (range.IsEmptyUpload)
-        {
-            return area!.NotificationType == BitsNotificationType.None
-                ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
-                : await NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
+            var (found, foundArea, lookupFailure) = await lookup;
+            return lookupFailure ?? headerFailure ?? await EmptyUploadAsync(request, found!, foundArea!, range, cancellationToken);
         }
 
         var length = checked((int)contentLength);
+        using var memory = await _fragmentMemory.TryAcquireAsync(BufferBytes(length), FragmentMemoryWait, _time, cancellationToken);
+        if (memory is null)
+        {
+            var (_, _, lookupFailure) = await lookup;
+            return lookupFailure ?? Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
+        }
+
         var buffer = ArrayPool<byte>.Shared.Rent(length);
         try
         {
+            using var stopBody = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var body = ReadBodyAsync(request.Body, buffer.AsMemory(0, length), stopBody.Token);
+            BitsSession? session;
+            BitsArea? area;
+            BitsResponse? failure;
             try
             {
-                await request.Body.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
+                (session, area, failure) = await lookup;
             }
-            catch (Exception ex) when (ex is IOException or EndOfStreamException)
+            catch
+            {
+                await StopAsync(body, stopBody);
+                throw;
+            }
+
+            if (failure is not null)
+            {
+                // No session: stop receiving the body (the connection may be closed by the server).
+                await StopAsync(body, stopBody);
+                return failure;
+            }
+
+            var bodyFailure = await body;
+            var echo = EchoSessionId(request);
+            for (var attempt = 0; session!.TotalLength is null; attempt++)
+            {
+                if (range.Total > area!.MaxUploadBytes)
+                {
+                    return Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
+                }
+
+                var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+                if (updated is not null)
+                {
+                    session = updated;
+                    break;
+                }
+
+                session = await _store.GetSessionAsync(session.Id, cancellationToken);
+                if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
+                {
+                    return Fail(BitsError.SessionNotFound(), request);
+                }
+            }
+
+            if (session.TotalLength != range.Total)
+            {
+                return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+            }
+
+            if (bodyFailure is not null)
             {
                 // Rule 6a.1: a body that never fully arrived stores nothing.
-                Log.BodyIncomplete(_logger, session.Id, contentLength, ex);
+                Log.BodyIncomplete(_logger, session.Id, contentLength, bodyFailure);
                 return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
             }
 
@@ -279,6 +288,94 @@ public sealed partial class BitsProtocolHandler
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
+    private BitsResponse? CheckFragmentHeaders(BitsRequest request, long contentLength, out ContentRange range)
+    {
+        range = default;
+        if (!string.IsNullOrEmpty(request.ContentEncoding) && !request.ContentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            return Fail(BitsError.InvalidArgument("Content-Encoding other than identity is not supported."), request);
+        }
+
+        if (!ContentRange.TryParse(request.ContentRange, out range, out var problem))
+        {
+            return Fail(BitsError.InvalidArgument(problem!), request);
+        }
+
+        if (contentLength != range.Length)
+        {
+            return Fail(BitsError.InvalidArgument($"Content-Length {contentLength} does not match Content-Range {range}."), request);
+        }
+
+        if (contentLength > _options.MaxFragmentBytes)
+        {
+            return Fail(BitsError.FragmentTooLarge($"Fragment of {contentLength} bytes exceeds the limit of {_options.MaxFragmentBytes} bytes."), request);
+        }
+
+        return null;
+    }
+
+    /// <summary>The one Fragment of a zero-length upload (<c>bytes */0</c>): no body, nothing to append.</summary>
+    private async Task<BitsResponse> EmptyUploadAsync(BitsRequest request, BitsSession session, BitsArea area, ContentRange range, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; session.TotalLength is null; attempt++)
+        {
+            var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+            if (updated is not null)
+            {
+                session = updated;
+                break;
+            }
+
+            session = (await _store.GetSessionAsync(session.Id, cancellationToken))!;
+            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
+            {
+                return Fail(BitsError.SessionNotFound(), request);
+            }
+        }
+
+        if (session.TotalLength != range.Total)
+        {
+            return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+        }
+
+        var echo = EchoSessionId(request);
+        return area.NotificationType == BitsNotificationType.None
+            ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
+            : await NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
+    }
+
+    /// <summary>Reads exactly the body into <paramref name="destination"/>; an early end or a broken connection is returned, not thrown.</summary>
+    private static async Task<Exception?> ReadBodyAsync(Stream body, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await body.ReadExactlyAsync(destination, cancellationToken);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or EndOfStreamException)
+        {
+            return ex;
+        }
+    }
+
+    /// <summary>Stops a body read that is no longer wanted and waits for it, so nothing touches the buffer afterwards.</summary>
+    private static async Task StopAsync(Task<Exception?> body, CancellationTokenSource stop)
+    {
+        await stop.CancelAsync();
+        try
+        {
+            await body;
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected: the read was cancelled.
+        }
+    }
+
+    /// <summary>What a buffer of <paramref name="length"/> bytes from the shared pool really holds (its sizes are powers of two).</summary>
+    private static long BufferBytes(int length) => (long)BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 16));
 
     private async Task<(BitsResponse Ack, long Received)> AppendAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, string? echo, CancellationToken cancellationToken)
     {
