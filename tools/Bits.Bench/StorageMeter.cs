@@ -11,6 +11,7 @@ namespace Bits.Bench;
 public sealed class RequestScope(string packetType, string contentRange)
 {
     private long _storageTicks;
+    private long _readTicks;
     private int _reads;
     private int _writes;
     private long _bytesSent;
@@ -41,6 +42,12 @@ public sealed class RequestScope(string packetType, string contentRange)
 
     public TimeSpan StorageTime => TimeSpan.FromTicks(Interlocked.Read(ref _storageTicks));
 
+    /// <summary>Time in reads (GET/HEAD), e.g. the session-row point read.</summary>
+    public TimeSpan ReadTime => TimeSpan.FromTicks(Interlocked.Read(ref _readTicks));
+
+    /// <summary>Time in writes, e.g. the Append Block.</summary>
+    public TimeSpan WriteTime => StorageTime - ReadTime;
+
     public int Reads => Volatile.Read(ref _reads);
 
     public int Writes => Volatile.Read(ref _writes);
@@ -54,6 +61,11 @@ public sealed class RequestScope(string packetType, string contentRange)
     public void Add(bool read, long sent, long received, TimeSpan elapsed)
     {
         Interlocked.Add(ref _storageTicks, elapsed.Ticks);
+        if (read)
+        {
+            Interlocked.Add(ref _readTicks, elapsed.Ticks);
+        }
+
         Interlocked.Increment(ref read ? ref _reads : ref _writes);
         Interlocked.Add(ref _bytesSent, sent);
         Interlocked.Add(ref _bytesReceived, received);
@@ -70,6 +82,9 @@ public sealed class StorageMeter : HttpPipelinePolicy, IStartupFilter
 {
     private static readonly AsyncLocal<RequestScope?> Current = new();
     private readonly List<RequestScope> _scopes = [];
+
+    /// <summary>Header names of the first Append Block the host sent (shows whether the SDK adds a content checksum).</summary>
+    public string? AppendHeaders { get; private set; }
 
     /// <summary>The scopes recorded since the last <see cref="Take"/>, in completion order.</summary>
     public List<RequestScope> Take()
@@ -132,8 +147,13 @@ public sealed class StorageMeter : HttpPipelinePolicy, IStartupFilter
         next(app);
     };
 
-    private static void Record(HttpMessage message, TimeSpan elapsed)
+    private void Record(HttpMessage message, TimeSpan elapsed)
     {
+        if (AppendHeaders is null && message.Request.Uri.Query.Contains("comp=appendblock", StringComparison.OrdinalIgnoreCase))
+        {
+            AppendHeaders = string.Join(", ", message.Request.Headers.Select(h => h.Name).Order(StringComparer.OrdinalIgnoreCase));
+        }
+
         if (Current.Value is not { } scope)
         {
             return;
