@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Buffers;
 using System.Diagnostics;
-using System.Numerics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -43,7 +41,7 @@ public sealed partial class BitsProtocolHandler
         _notifier = notifier;
         _completions = completions;
         Areas = new BitsAreaCatalog(_options);
-        _fragmentMemory = new BitsFragmentMemory(Math.Max(1, _options.FragmentMemoryBytes));
+        _fragmentMemory = new BitsFragmentMemory(Math.Max(BitsFragmentMemory.MinimumBufferBytes, _options.FragmentMemoryBytes));
     }
 
     /// <summary>The upload areas this handler serves.</summary>
@@ -208,85 +206,77 @@ public sealed partial class BitsProtocolHandler
         }
 
         var length = checked((int)contentLength);
-        using var memory = await _fragmentMemory.TryAcquireAsync(BufferBytes(length), FragmentMemoryWait, _time, cancellationToken);
-        if (memory is null)
+        using var buffer = await _fragmentMemory.TryAcquireAsync(length, FragmentMemoryWait, _time, cancellationToken);
+        if (buffer is null)
         {
             var (_, _, lookupFailure) = await lookup;
             return lookupFailure ?? Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        using var stopBody = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var body = ReadBodyAsync(request.Body, buffer.Memory, stopBody.Token);
+        BitsSession? session;
+        BitsArea? area;
+        BitsResponse? failure;
         try
         {
-            using var stopBody = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var body = ReadBodyAsync(request.Body, buffer.AsMemory(0, length), stopBody.Token);
-            BitsSession? session;
-            BitsArea? area;
-            BitsResponse? failure;
-            try
-            {
-                (session, area, failure) = await lookup;
-            }
-            catch
-            {
-                await StopAsync(body, stopBody);
-                throw;
-            }
-
-            if (failure is not null)
-            {
-                // No session: stop receiving the body (the connection may be closed by the server).
-                await StopAsync(body, stopBody);
-                return failure;
-            }
-
-            var bodyFailure = await body;
-            var echo = EchoSessionId(request);
-            for (var attempt = 0; session!.TotalLength is null; attempt++)
-            {
-                if (range.Total > area!.MaxUploadBytes)
-                {
-                    return Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
-                }
-
-                var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
-                if (updated is not null)
-                {
-                    session = updated;
-                    break;
-                }
-
-                session = await _store.GetSessionAsync(session.Id, cancellationToken);
-                if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
-                {
-                    return Fail(BitsError.SessionNotFound(), request);
-                }
-            }
-
-            if (session.TotalLength != range.Total)
-            {
-                return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
-            }
-
-            if (bodyFailure is not null)
-            {
-                // Rule 6a.1: a body that never fully arrived stores nothing.
-                Log.BodyIncomplete(_logger, session.Id, contentLength, bodyFailure);
-                return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
-            }
-
-            var (ack, received) = await AppendAsync(session, range, buffer.AsMemory(0, length), echo, cancellationToken);
-            if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
-            {
-                return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
-            }
-
-            return ack;
+            (session, area, failure) = await lookup;
         }
-        finally
+        catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            await StopAsync(body, stopBody);
+            throw;
         }
+
+        if (failure is not null)
+        {
+            // No session: stop receiving the body (the connection may be closed by the server).
+            await StopAsync(body, stopBody);
+            return failure;
+        }
+
+        var bodyFailure = await body;
+        var echo = EchoSessionId(request);
+        for (var attempt = 0; session!.TotalLength is null; attempt++)
+        {
+            if (range.Total > area!.MaxUploadBytes)
+            {
+                return Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
+            }
+
+            var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+            if (updated is not null)
+            {
+                session = updated;
+                break;
+            }
+
+            session = await _store.GetSessionAsync(session.Id, cancellationToken);
+            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
+            {
+                return Fail(BitsError.SessionNotFound(), request);
+            }
+        }
+
+        if (session.TotalLength != range.Total)
+        {
+            return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+        }
+
+        if (bodyFailure is not null)
+        {
+            // Rule 6a.1: a body that never fully arrived stores nothing.
+            Log.BodyIncomplete(_logger, session.Id, contentLength, bodyFailure);
+            return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
+        }
+
+        var (ack, received) = await AppendAsync(session, range, buffer.Memory, echo, cancellationToken);
+        if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
+        {
+            return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
+        }
+
+        return ack;
     }
 
     /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
@@ -373,9 +363,6 @@ public sealed partial class BitsProtocolHandler
             // Expected: the read was cancelled.
         }
     }
-
-    /// <summary>What a buffer of <paramref name="length"/> bytes from the shared pool really holds (its sizes are powers of two).</summary>
-    private static long BufferBytes(int length) => (long)BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 16));
 
     private async Task<(BitsResponse Ack, long Received)> AppendAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, string? echo, CancellationToken cancellationToken)
     {

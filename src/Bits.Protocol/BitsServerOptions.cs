@@ -11,9 +11,9 @@ public sealed class BitsServerOptions
     public long MaxFragmentBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
-    /// Memory for Fragment bodies being received, per process: each Fragment is read into one pooled buffer (its size
-    /// rounded up to a power of two) before its append; one that does not fit waits, and after 30 s gets 503. A
-    /// Fragment larger than this runs alone.
+    /// Memory for Fragment bodies, per process (<see cref="BitsFragmentMemory"/>): each Fragment is read into one
+    /// buffer (its size rounded up to a power of two) before its append; one that does not fit waits, and after 30 s
+    /// gets 503. Returned buffers are kept for reuse within the same bound. A Fragment larger than this runs alone.
     /// </summary>
     public long FragmentMemoryBytes { get; set; } = 64 * 1024 * 1024;
 

@@ -11,29 +11,32 @@ public class FragmentMemoryTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task Acquire_WithinLimit_IsImmediate_AndReleaseGivesBytesBack()
-    {
-        var memory = new BitsFragmentMemory(10);
+    private const int KiB = 1024;
 
-        using (var a = await memory.TryAcquireAsync(4, TimeSpan.FromSeconds(1), TimeProvider.System, Ct))
-        using (var b = await memory.TryAcquireAsync(6, TimeSpan.FromSeconds(1), TimeProvider.System, Ct))
+    [Fact]
+    public async Task Acquire_WithinLimit_IsImmediate_AndGivesBufferOfTheLength()
+    {
+        var memory = new BitsFragmentMemory(64 * KiB);
+
+        using (var a = await memory.TryAcquireAsync(20 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct))
+        using (var b = await memory.TryAcquireAsync(32 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct))
         {
-            Assert.NotNull(a);
-            Assert.NotNull(b);
-            Assert.Equal(10, memory.InUseBytes);
+            Assert.Equal(20 * KiB, a!.Memory.Length);
+            Assert.Equal(32 * KiB, a.ChargedBytes); // the next power of two
+            Assert.Equal(32 * KiB, b!.Memory.Length);
+            Assert.Equal(64 * KiB, memory.LeasedBytes);
         }
 
-        Assert.Equal(0, memory.InUseBytes);
+        Assert.Equal(0, memory.LeasedBytes);
     }
 
     [Fact]
     public async Task Acquire_OverLimit_WaitsInOrderUntilEarlierLeasesEnd()
     {
-        var memory = new BitsFragmentMemory(10);
-        var first = await memory.TryAcquireAsync(8, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
-        var big = memory.TryAcquireAsync(6, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask();
-        var small = memory.TryAcquireAsync(2, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask();
+        var memory = new BitsFragmentMemory(64 * KiB);
+        var first = await memory.TryAcquireAsync(40 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
+        var big = memory.TryAcquireAsync(60 * KiB, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask();
+        var small = memory.TryAcquireAsync(4 * KiB, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask();
 
         await Task.Delay(50, Ct);
         Assert.False(big.IsCompleted);
@@ -41,34 +44,55 @@ public class FragmentMemoryTests
 
         first!.Dispose();
         using var bigLease = await big;
+        Assert.False(small.IsCompleted);
+        bigLease!.Dispose();
         using var smallLease = await small;
-        Assert.Equal(8, memory.InUseBytes);
+        Assert.Equal(4 * KiB, memory.LeasedBytes);
     }
 
     [Fact]
     public async Task Acquire_TimesOut_ReturnsNullAndLeavesTheQueue()
     {
         var time = new FakeTimeProvider();
-        var memory = new BitsFragmentMemory(10);
-        using var held = await memory.TryAcquireAsync(10, TimeSpan.FromSeconds(1), time, Ct);
-        var waiting = memory.TryAcquireAsync(5, TimeSpan.FromSeconds(30), time, Ct).AsTask();
+        var memory = new BitsFragmentMemory(64 * KiB);
+        var held = await memory.TryAcquireAsync(64 * KiB, TimeSpan.FromSeconds(1), time, Ct);
+        var waiting = memory.TryAcquireAsync(4 * KiB, TimeSpan.FromSeconds(30), time, Ct).AsTask();
 
         time.Advance(TimeSpan.FromSeconds(31));
 
         Assert.Null(await waiting);
         held!.Dispose();
-        Assert.Equal(0, memory.InUseBytes);
+        Assert.Equal(0, memory.LeasedBytes);
     }
 
     [Fact]
     public async Task Acquire_LargerThanTheLimit_RunsAlone()
     {
-        var memory = new BitsFragmentMemory(10);
+        var memory = new BitsFragmentMemory(64 * KiB);
 
-        using var lease = await memory.TryAcquireAsync(100, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
+        using var lease = await memory.TryAcquireAsync(100 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
 
-        Assert.Equal(10, lease!.Bytes);
-        Assert.Equal(10, memory.InUseBytes);
+        Assert.Equal(100 * KiB, lease!.Memory.Length);
+        Assert.Equal(64 * KiB, lease.ChargedBytes);
+        Assert.Equal(64 * KiB, memory.LeasedBytes);
+    }
+
+    [Fact]
+    public async Task Buffers_AreReusedByAnyThread_AndLeasedPlusKeptNeverExceedsTheLimit()
+    {
+        var memory = new BitsFragmentMemory(64 * KiB);
+        var first = await memory.TryAcquireAsync(30 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
+        first!.Memory.Span[0] = 42;
+        first.Dispose();
+
+        var again = await Task.Run(async () => await memory.TryAcquireAsync(32 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct), Ct);
+        Assert.Equal(42, again!.Memory.Span[0]); // the same buffer, on another thread
+        again.Dispose();
+        Assert.Equal(32 * KiB, memory.KeptBytes);
+
+        using var other = await memory.TryAcquireAsync(64 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
+        Assert.Equal(64 * KiB, memory.LeasedBytes);
+        Assert.Equal(0, memory.KeptBytes); // the kept 32 KiB buffer was dropped to make room
     }
 
     [Fact]
