@@ -87,6 +87,7 @@ SeededStream.Fill(42, 0, data);
 // One in-process host (BitsHostApp.Build, Release) with the metering policy in its storage clients.
 var storage = StorageNames.Unique(azurite.ConnectionString, "bench");
 var meter = new StorageMeter();
+using var pool = new PoolListener();
 await using var host = await InProcessHost.StartAsync(storage, configure: builder =>
 {
     var blobOptions = new BlobClientOptions();
@@ -109,7 +110,7 @@ var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = Tim
 
 // Warm-up: JIT, connections, containers.
 await Scenarios.DirectAsync(direct, table, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, ct);
-await Scenarios.BitsAsync(client, host, meter, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, "warmup", ct);
+await Scenarios.BitsAsync(client, host, meter, pool, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, "warmup", ct);
 
 var rows = new List<Row>();
 Console.WriteLine();
@@ -127,7 +128,7 @@ foreach (var fragment in fragmentSizes)
         {
             plain.Add(await Scenarios.DirectAsync(direct, null, data, fragment, sessions, ct));
             withRead.Add(await Scenarios.DirectAsync(direct, table, data, fragment, sessions, ct));
-            bits.Add(await Scenarios.BitsAsync(client, host, meter, data, fragment, sessions, label.Replace(' ', '_'), ct));
+            bits.Add(await Scenarios.BitsAsync(client, host, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
             await DeletePublishedAsync(storage, ct);
         }
 
@@ -155,6 +156,8 @@ foreach (var row in rows.Where(r => r.Sessions == 1))
     Console.WriteLine(string.Create(c, $"    server {server}; its storage calls {storageTime}: reads {new Stats(scopes.Select(s => s.ReadTime))}, writes {new Stats(scopes.Select(s => s.WriteTime))}"));
     Console.WriteLine(string.Create(c, $"    per-fragment p50 ratio direct append / BITS: {new Stats(row.Direct.SelectMany(d => d.Latencies)).P50 / clientLatency.P50:F2}; (direct read+append) / BITS: {new Stats(row.DirectRead.SelectMany(d => d.Latencies)).P50 / clientLatency.P50:F2}"));
     Console.WriteLine(string.Create(c, $"    overhead beyond storage: in the host {serverOverhead}; client-side {clientOverhead}"));
+    Console.WriteLine(string.Create(c,
+        $"    allocated per fragment (this process): direct {row.Direct.Average(d => d.AllocatedPerFragment) / 1024:F1} KiB; BITS client + host {row.Bits.Average(b => b.Fragments.AllocatedPerFragment) / 1024:F1} KiB, of which new ArrayPool arrays: {row.Bits.Sum(b => b.PoolAllocations.Count)} ({row.Bits.Sum(b => b.PoolAllocations.Bytes) / 1048576.0:F0} MiB) over {row.Bits.Sum(b => b.Fragments.Latencies.Count)} fragments"));
 }
 
 Console.WriteLine(string.Create(c, $"headers of an Append Block from the host: {meter.AppendHeaders}"));

@@ -10,13 +10,20 @@ using Bits.Load;
 namespace Bits.Bench;
 
 /// <summary>Throughput of one way of writing the same bytes: MiB/s over the fragment phase and per-fragment latencies.</summary>
-public sealed record ThroughputResult(long Bytes, TimeSpan Elapsed, IReadOnlyList<TimeSpan> Latencies)
+public sealed record ThroughputResult(long Bytes, TimeSpan Elapsed, IReadOnlyList<TimeSpan> Latencies, long AllocatedBytes)
 {
+    /// <summary>Bytes this process allocated per fragment during the timed phase (GC.GetTotalAllocatedBytes).</summary>
+    public double AllocatedPerFragment => Latencies.Count == 0 ? double.NaN : AllocatedBytes / (double)Latencies.Count;
+
     public double MiBPerSecond => Bytes / 1048576.0 / Elapsed.TotalSeconds;
 }
 
 /// <summary>A BITS run: the fragment phase, what the server recorded per request, and the Close-Session (publish).</summary>
-public sealed record BitsResult(ThroughputResult Fragments, IReadOnlyList<RequestScope> FragmentScopes, IReadOnlyList<TimeSpan> CloseLatencies, IReadOnlyList<RequestScope> CloseScopes);
+public sealed record BitsResult(ThroughputResult Fragments, IReadOnlyList<RequestScope> FragmentScopes, IReadOnlyList<TimeSpan> CloseLatencies, IReadOnlyList<RequestScope> CloseScopes)
+{
+    /// <summary>Arrays of 64 KiB or more the shared ArrayPool allocated during the fragment phase (not reused ones).</summary>
+    public (long Count, long Bytes) PoolAllocations { get; init; }
+}
 
 public static class Scenarios
 {
@@ -44,6 +51,7 @@ public static class Scenarios
             }
         }
 
+        var allocated = GC.GetTotalAllocatedBytes();
         var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, sessions).Select(async i =>
         {
@@ -78,20 +86,21 @@ public static class Scenarios
             }
         }));
         var elapsed = stopwatch.Elapsed;
+        allocated = GC.GetTotalAllocatedBytes() - allocated;
 
         await foreach (var blob in staging.GetBlobsAsync(new GetBlobsOptions { Prefix = run + "/" }, ct))
         {
             await staging.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
         }
 
-        return new ThroughputResult((long)perSession * sessions, elapsed, latencies.SelectMany(l => l).ToList());
+        return new ThroughputResult((long)perSession * sessions, elapsed, latencies.SelectMany(l => l).ToList(), allocated);
     }
 
     /// <summary>
     /// The same bytes as BITS uploads through the host with the .NET client: Create-Session per session, then the
     /// fragments of each session in order (sessions concurrently), timed; then Close-Session (the publish), timed apart.
     /// </summary>
-    public static async Task<BitsResult> BitsAsync(BitsUploadClient client, InProcessHost host, StorageMeter meter, byte[] data, int fragment, int sessions, string label, CancellationToken ct)
+    public static async Task<BitsResult> BitsAsync(BitsUploadClient client, InProcessHost host, StorageMeter meter, PoolListener pool, byte[] data, int fragment, int sessions, string label, CancellationToken ct)
     {
         var perSession = data.Length / sessions;
         var urls = Enumerable.Range(0, sessions).Select(i => host.Url(string.Create(CultureInfo.InvariantCulture, $"bench/{label}/{Guid.NewGuid():N}-{i}.bin"))).ToList();
@@ -104,6 +113,8 @@ public static class Scenarios
 
         meter.Take();
         var latencies = new List<TimeSpan>[sessions];
+        var allocated = GC.GetTotalAllocatedBytes();
+        pool.Take();
         var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, sessions).Select(async i =>
         {
@@ -121,6 +132,8 @@ public static class Scenarios
             }
         }));
         var elapsed = stopwatch.Elapsed;
+        allocated = GC.GetTotalAllocatedBytes() - allocated;
+        var pooled = pool.Take();
         var fragmentScopes = meter.Take();
 
         var closeLatencies = new List<TimeSpan>();
@@ -136,7 +149,10 @@ public static class Scenarios
         }
 
         var closeScopes = meter.Take();
-        return new BitsResult(new ThroughputResult((long)perSession * sessions, elapsed, latencies.SelectMany(l => l).ToList()), fragmentScopes, closeLatencies, closeScopes);
+        return new BitsResult(new ThroughputResult((long)perSession * sessions, elapsed, latencies.SelectMany(l => l).ToList(), allocated), fragmentScopes, closeLatencies, closeScopes)
+        {
+            PoolAllocations = pooled,
+        };
     }
 
     /// <summary>Sequential Pings after a warm-up; client-side latency of each.</summary>
