@@ -44,6 +44,7 @@ public enum BitsErrorKind
     SessionLimitReached = 12,
     BackEndFailed = 13,
     NotFound = 14,
+    ServerBusy = 15,
 }
 
 /// <summary>A protocol error as a value: HTTP status, HRESULT and context, plus a message for logs.</summary>
@@ -74,6 +75,10 @@ public sealed record BitsError(BitsErrorKind Kind, int StatusCode, uint HResult,
     /// <summary>A transient storage failure: a 5xx the client retries.</summary>
     public static BitsError StorageUnavailable(string message) =>
         new(BitsErrorKind.StorageUnavailable, 503, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, message);
+
+    /// <summary>503: the server is at its limit of fragment memory; a 5xx the client retries.</summary>
+    public static BitsError ServerBusy(string message) =>
+        new(BitsErrorKind.ServerBusy, 503, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, message);
 
     public static BitsError InternalError(string message) =>
         new(BitsErrorKind.InternalError, 500, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, message);

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -14,7 +13,9 @@ public sealed partial class BitsProtocolHandler
 {
     private const int MaxAppendAttempts = 4;
     private const int MaxProtocolEntries = 100;
-    private const int InitialBodyBufferBytes = 64 * 1024;
+
+    /// <summary>How long a Fragment waits for buffer memory (<see cref="BitsServerOptions.FragmentMemoryBytes"/>) before 503.</summary>
+    private static readonly TimeSpan FragmentMemoryWait = TimeSpan.FromSeconds(30);
 
     private readonly IBitsUploadStore _store;
     private readonly BitsServerOptions _options;
@@ -23,6 +24,7 @@ public sealed partial class BitsProtocolHandler
 
     private readonly BitsNotifier? _notifier;
     private readonly IBitsCompletionSink? _completions;
+    private readonly BitsFragmentMemory _fragmentMemory;
 
     public BitsProtocolHandler(
         IBitsUploadStore store,
@@ -39,6 +41,7 @@ public sealed partial class BitsProtocolHandler
         _notifier = notifier;
         _completions = completions;
         Areas = new BitsAreaCatalog(_options);
+        _fragmentMemory = new BitsFragmentMemory(Math.Max(BitsFragmentMemory.MinimumBufferBytes, _options.FragmentMemoryBytes));
     }
 
     /// <summary>The upload areas this handler serves.</summary>
@@ -192,33 +195,48 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> FragmentAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
     {
-        var (session, area, failure) = await FindOpenSessionAsync(request, cancellationToken);
+        // The session-row read runs while the headers are checked and the body arrives, so it costs no time of its
+        // own on the hot path. Its failure still comes first, exactly as if it had been awaited first.
+        var lookup = FindOpenSessionAsync(request, cancellationToken);
+        var headerFailure = CheckFragmentHeaders(request, contentLength, out var range);
+        if (headerFailure is not null || range.IsEmptyUpload)
+        {
+            var (found, foundArea, lookupFailure) = await lookup;
+            return lookupFailure ?? headerFailure ?? await EmptyUploadAsync(request, found!, foundArea!, range, cancellationToken);
+        }
+
+        var length = checked((int)contentLength);
+        using var buffer = await _fragmentMemory.TryAcquireAsync(length, FragmentMemoryWait, _time, cancellationToken);
+        if (buffer is null)
+        {
+            var (_, _, lookupFailure) = await lookup;
+            return lookupFailure ?? Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
+        }
+
+        using var stopBody = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var body = ReadBodyAsync(request.Body, buffer.Memory, stopBody.Token);
+        BitsSession? session;
+        BitsArea? area;
+        BitsResponse? failure;
+        try
+        {
+            (session, area, failure) = await lookup;
+        }
+        catch
+        {
+            await StopAsync(body, stopBody);
+            throw;
+        }
+
         if (failure is not null)
         {
+            // No session: stop receiving the body (the connection may be closed by the server).
+            await StopAsync(body, stopBody);
             return failure;
         }
 
+        var bodyFailure = await body;
         var echo = EchoSessionId(request);
-        if (!string.IsNullOrEmpty(request.ContentEncoding) && !request.ContentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
-        {
-            return Fail(BitsError.InvalidArgument("Content-Encoding other than identity is not supported."), request);
-        }
-
-        if (!ContentRange.TryParse(request.ContentRange, out var range, out var problem))
-        {
-            return Fail(BitsError.InvalidArgument(problem!), request);
-        }
-
-        if (contentLength != range.Length)
-        {
-            return Fail(BitsError.InvalidArgument($"Content-Length {contentLength} does not match Content-Range {range}."), request);
-        }
-
-        if (contentLength > _options.MaxFragmentBytes)
-        {
-            return Fail(BitsError.FragmentTooLarge($"Fragment of {contentLength} bytes exceeds the limit of {_options.MaxFragmentBytes} bytes."), request);
-        }
-
         for (var attempt = 0; session!.TotalLength is null; attempt++)
         {
             if (range.Total > area!.MaxUploadBytes)
@@ -245,79 +263,104 @@ public sealed partial class BitsProtocolHandler
             return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
         }
 
-        if (range.IsEmptyUpload)
-        {
-            return area!.NotificationType == BitsNotificationType.None
-                ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
-                : await NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
-        }
-
-        var length = checked((int)contentLength);
-        byte[] buffer;
-        try
-        {
-            buffer = await ReadBodyAsync(request.Body, length, cancellationToken);
-        }
-        catch (Exception ex) when (ex is IOException or EndOfStreamException)
+        if (bodyFailure is not null)
         {
             // Rule 6a.1: a body that never fully arrived stores nothing.
-            Log.BodyIncomplete(_logger, session.Id, contentLength, ex);
+            Log.BodyIncomplete(_logger, session.Id, contentLength, bodyFailure);
             return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
         }
 
-        try
+        var (ack, received) = await AppendAsync(session, range, buffer.Memory, echo, cancellationToken);
+        if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
         {
-            var (ack, received) = await AppendAsync(session, range, buffer.AsMemory(0, length), echo, cancellationToken);
-            if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
+            return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
+        }
+
+        return ack;
+    }
+
+    /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
+    private BitsResponse? CheckFragmentHeaders(BitsRequest request, long contentLength, out ContentRange range)
+    {
+        range = default;
+        if (!string.IsNullOrEmpty(request.ContentEncoding) && !request.ContentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            return Fail(BitsError.InvalidArgument("Content-Encoding other than identity is not supported."), request);
+        }
+
+        if (!ContentRange.TryParse(request.ContentRange, out range, out var problem))
+        {
+            return Fail(BitsError.InvalidArgument(problem!), request);
+        }
+
+        if (contentLength != range.Length)
+        {
+            return Fail(BitsError.InvalidArgument($"Content-Length {contentLength} does not match Content-Range {range}."), request);
+        }
+
+        if (contentLength > _options.MaxFragmentBytes)
+        {
+            return Fail(BitsError.FragmentTooLarge($"Fragment of {contentLength} bytes exceeds the limit of {_options.MaxFragmentBytes} bytes."), request);
+        }
+
+        return null;
+    }
+
+    /// <summary>The one Fragment of a zero-length upload (<c>bytes */0</c>): no body, nothing to append.</summary>
+    private async Task<BitsResponse> EmptyUploadAsync(BitsRequest request, BitsSession session, BitsArea area, ContentRange range, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; session.TotalLength is null; attempt++)
+        {
+            var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+            if (updated is not null)
             {
-                return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
+                session = updated;
+                break;
             }
 
-            return ack;
+            session = (await _store.GetSessionAsync(session.Id, cancellationToken))!;
+            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
+            {
+                return Fail(BitsError.SessionNotFound(), request);
+            }
         }
-        finally
+
+        if (session.TotalLength != range.Total)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+        }
+
+        var echo = EchoSessionId(request);
+        return area.NotificationType == BitsNotificationType.None
+            ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
+            : await NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
+    }
+
+    /// <summary>Reads exactly the body into <paramref name="destination"/>; an early end or a broken connection is returned, not thrown.</summary>
+    private static async Task<Exception?> ReadBodyAsync(Stream body, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await body.ReadExactlyAsync(destination, cancellationToken);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or EndOfStreamException)
+        {
+            return ex;
         }
     }
 
-    /// <summary>
-    /// Reads exactly <paramref name="length"/> body bytes into a pooled buffer that grows with the bytes that arrive
-    /// (from 64 KiB, doubling), so a client that declares a large fragment and then stalls holds little memory while the
-    /// host's minimum data rate runs out. Throws <see cref="EndOfStreamException"/> when the body ends early; the buffer
-    /// is then already returned.
-    /// </summary>
-    internal static async Task<byte[]> ReadBodyAsync(Stream body, int length, CancellationToken cancellationToken)
+    /// <summary>Stops a body read that is no longer wanted and waits for it, so nothing touches the buffer afterwards.</summary>
+    private static async Task StopAsync(Task<Exception?> body, CancellationTokenSource stop)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Clamp(length, 1, InitialBodyBufferBytes));
-        var filled = 0;
+        await stop.CancelAsync();
         try
         {
-            while (filled < length)
-            {
-                if (filled == buffer.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(length, 2L * buffer.Length));
-                    buffer.AsSpan(0, filled).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-
-                var read = await body.ReadAsync(buffer.AsMemory(filled, Math.Min(buffer.Length, length) - filled), cancellationToken);
-                if (read == 0)
-                {
-                    throw new EndOfStreamException($"The body ended after {filled} of {length} bytes.");
-                }
-
-                filled += read;
-            }
-
-            return buffer;
+            await body;
         }
-        catch
+        catch (OperationCanceledException)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            throw;
+            // Expected: the read was cancelled.
         }
     }
 

@@ -10,6 +10,13 @@ public sealed class BitsServerOptions
     /// <summary>Largest Fragment body accepted; larger bodies get 413 so the client shrinks its fragments.</summary>
     public long MaxFragmentBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Memory for Fragment bodies, per process (<see cref="BitsFragmentMemory"/>): each Fragment is read into one
+    /// buffer (its size rounded up to a power of two) before its append; one that does not fit waits, and after 30 s
+    /// gets 503. Returned buffers are kept for reuse within the same bound. A Fragment larger than this runs alone.
+    /// </summary>
+    public long FragmentMemoryBytes { get; set; } = 64 * 1024 * 1024;
+
     /// <summary>Largest file accepted (IIS BITSMaximumUploadSize); larger totals get 500 + BG_E_TOO_LARGE.</summary>
     public long MaxUploadBytes { get; set; } = 1L << 40;
 
@@ -47,6 +54,11 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         if (options.MaxFragmentBytes is < 1 or > 100L * 1024 * 1024)
         {
             failures.Add($"Bits:MaxFragmentBytes must be between 1 and 104857600 (Azure's append-block limit); it is {options.MaxFragmentBytes}.");
+        }
+
+        if (options.FragmentMemoryBytes < 1024 * 1024)
+        {
+            failures.Add($"Bits:FragmentMemoryBytes must be at least 1048576 (1 MiB); it is {options.FragmentMemoryBytes}.");
         }
 
         if (options.MaxUploadBytes < 0)

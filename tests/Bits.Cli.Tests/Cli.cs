@@ -42,7 +42,9 @@ public static class Cli
     /// <summary>Starts the CLI with standard input closed; read its output with <see cref="WaitAsync"/>.</summary>
     public static Process Start(IEnumerable<string> args, IDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        // A shell without job control starts background commands with SIGINT ignored, and children inherit that (a
+        // .NET program then never sees Ctrl+C). Under such a parent, start the CLI as a foreground command would be.
+        var info = new ProcessStartInfo(SigIntIgnored() ? "env" : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -52,6 +54,12 @@ public static class Cli
             StandardErrorEncoding = Encoding.UTF8,
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
+        if (info.FileName == "env")
+        {
+            info.ArgumentList.Add("--default-signal=INT");
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(DllPath);
         foreach (var arg in args)
         {
@@ -67,6 +75,20 @@ public static class Cli
         }
 
         return Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start.");
+    }
+
+    /// <summary>Whether this process ignores SIGINT (Linux: the SigIgn mask in /proc/self/status, bit 1 is signal 2).</summary>
+    private static bool SigIntIgnored()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null
+            && ulong.TryParse(line["SigIgn:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out var mask)
+            && (mask & 0b10) != 0;
     }
 
     public static async Task<CliResult> WaitAsync(Process process, Task<string> stdout, Task<string> stderr)

@@ -22,6 +22,12 @@ public static class RssProbe
             throw new InvalidOperationException($"{dll} is missing: build src/Bits.Host in Release first (bench.sh does).");
         }
 
+        if (data.Length < fragment)
+        {
+            data = new byte[fragment];
+            SeededStream.Fill(7, 0, data);
+        }
+
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
         {

@@ -1,0 +1,199 @@
+namespace Bits.Protocol;
+
+/// <summary>
+/// The buffers Fragment bodies are read into, bounded per process by <see cref="BitsServerOptions.FragmentMemoryBytes"/>.
+/// <list type="bullet">
+/// <item>A Fragment leases one buffer of its size class (the next power of two, at least 4 KiB) before its body is read
+/// and gives it back after the append. A lease that does not fit under the limit waits, first come first served (the
+/// TCP connection holds the rest of the body meanwhile); a Fragment whose class exceeds the whole limit runs alone.</item>
+/// <item>Returned buffers are kept for the next Fragment of the same class, by whichever thread: leased plus kept bytes
+/// never exceed the limit (kept buffers of other classes are dropped first). Unlike the shared <c>ArrayPool</c>, which
+/// caches a buffer per thread, this keeps the host's buffer memory at the limit however many threads and connections
+/// there are.</item>
+/// </list>
+/// </summary>
+public sealed class BitsFragmentMemory
+{
+    /// <summary>The smallest buffer handed out.</summary>
+    public const int MinimumBufferBytes = 4096;
+
+    private readonly Lock _lock = new();
+    private readonly LinkedList<Waiter> _waiters = new();
+    private readonly SortedDictionary<long, Stack<byte[]>> _kept = new();
+    private long _leased;
+    private long _keptBytes;
+
+    public BitsFragmentMemory(long limitBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limitBytes, MinimumBufferBytes);
+        LimitBytes = limitBytes;
+    }
+
+    public long LimitBytes { get; }
+
+    /// <summary>Bytes of the buffers currently leased (as charged against the limit).</summary>
+    public long LeasedBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _leased;
+            }
+        }
+    }
+
+    /// <summary>Bytes of returned buffers kept for reuse.</summary>
+    public long KeptBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _keptBytes;
+            }
+        }
+    }
+
+    /// <summary>The buffer size a body of <paramref name="length"/> bytes gets.</summary>
+    public static long BufferBytesFor(int length) => (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, MinimumBufferBytes));
+
+    /// <summary>
+    /// Leases a buffer for <paramref name="length"/> bytes, waiting up to <paramref name="timeout"/> on
+    /// <paramref name="time"/> for room. Returns null when the time is up; dispose the lease to give the buffer back.
+    /// </summary>
+    public async ValueTask<Lease?> TryAcquireAsync(int length, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        var size = BufferBytesFor(length);
+        var charge = Math.Min(size, LimitBytes);
+        Waiter waiter;
+        LinkedListNode<Waiter> node;
+        lock (_lock)
+        {
+            if (_waiters.Count == 0 && _leased + charge <= LimitBytes)
+            {
+                _leased += charge;
+                return new Lease(this, TakeBuffer(size), length, charge);
+            }
+
+            waiter = new Waiter(charge);
+            node = _waiters.AddLast(waiter);
+        }
+
+        try
+        {
+            await waiter.Granted.Task.WaitAsync(timeout, time, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            lock (_lock)
+            {
+                if (node.List is not null)
+                {
+                    // Still queued: leave the queue, and let the ones behind move up.
+                    _waiters.Remove(node);
+                }
+                else
+                {
+                    // Granted just as the wait ended: give the bytes back.
+                    _leased -= charge;
+                }
+
+                GrantWaiters();
+            }
+
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
+
+            return null;
+        }
+
+        lock (_lock)
+        {
+            return new Lease(this, TakeBuffer(size), length, charge);
+        }
+    }
+
+    /// <summary>A kept buffer of <paramref name="size"/>, else a new one after dropping kept buffers down to the limit (under the lock).</summary>
+    private byte[] TakeBuffer(long size)
+    {
+        if (_kept.TryGetValue(size, out var stack) && stack.TryPop(out var kept))
+        {
+            _keptBytes -= size;
+            return kept;
+        }
+
+        while (_keptBytes > 0 && _leased + _keptBytes > LimitBytes)
+        {
+            var largest = _kept.Last(k => k.Value.Count > 0);
+            largest.Value.Pop();
+            _keptBytes -= largest.Key;
+        }
+
+        return GC.AllocateUninitializedArray<byte>(checked((int)size));
+    }
+
+    private void Return(byte[] buffer, long charge)
+    {
+        lock (_lock)
+        {
+            _leased -= charge;
+            if (buffer.Length <= LimitBytes && _leased + _keptBytes + buffer.Length <= LimitBytes)
+            {
+                if (!_kept.TryGetValue(buffer.Length, out var stack))
+                {
+                    _kept[buffer.Length] = stack = new Stack<byte[]>();
+                }
+
+                stack.Push(buffer);
+                _keptBytes += buffer.Length;
+            }
+
+            GrantWaiters();
+        }
+    }
+
+    /// <summary>Grants queued leases in order while they fit (called under the lock).</summary>
+    private void GrantWaiters()
+    {
+        while (_waiters.First is { } first && _leased + first.Value.Charge <= LimitBytes)
+        {
+            _waiters.RemoveFirst();
+            _leased += first.Value.Charge;
+            first.Value.Granted.TrySetResult();
+        }
+    }
+
+    /// <summary>A leased buffer; disposing it gives the buffer back and wakes waiting fragments.</summary>
+    public sealed class Lease : IDisposable
+    {
+        private readonly byte[] _buffer;
+        private BitsFragmentMemory? _owner;
+
+        internal Lease(BitsFragmentMemory owner, byte[] buffer, int length, long charge)
+        {
+            _owner = owner;
+            _buffer = buffer;
+            Length = length;
+            ChargedBytes = charge;
+        }
+
+        /// <summary>The requested length; <see cref="Memory"/> is exactly this long.</summary>
+        public int Length { get; }
+
+        /// <summary>What the lease counts against the limit (its buffer's size, at most the limit).</summary>
+        public long ChargedBytes { get; }
+
+        public Memory<byte> Memory => _buffer.AsMemory(0, Length);
+
+        public void Dispose() => Interlocked.Exchange(ref _owner, null)?.Return(_buffer, ChargedBytes);
+    }
+
+    private sealed record Waiter(long Charge)
+    {
+        public TaskCompletionSource Granted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,225 @@
+using Bits.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bits.Protocol.Tests;
+
+/// <summary>The bound on fragment buffer memory (<see cref="BitsServerOptions.FragmentMemoryBytes"/>) and how the handler uses it.</summary>
+public class FragmentMemoryTests
+{
+    private const string Path = "/dir/file.bin";
+    private const int MiB = 1024 * 1024;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private const int KiB = 1024;
+
+    [Fact]
+    public async Task Acquire_WithinLimit_IsImmediate_AndGivesBufferOfTheLength()
+    {
+        var memory = new BitsFragmentMemory(64 * KiB);
+
+        using (var a = await memory.TryAcquireAsync(20 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct))
+        using (var b = await memory.TryAcquireAsync(32 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct))
+        {
+            Assert.Equal(20 * KiB, a!.Memory.Length);
+            Assert.Equal(32 * KiB, a.ChargedBytes); // the next power of two
+            Assert.Equal(32 * KiB, b!.Memory.Length);
+            Assert.Equal(64 * KiB, memory.LeasedBytes);
+        }
+
+        Assert.Equal(0, memory.LeasedBytes);
+    }
+
+    [Fact]
+    public async Task Acquire_OverLimit_WaitsInOrderUntilEarlierLeasesEnd()
+    {
+        var memory = new BitsFragmentMemory(64 * KiB);
+        var first = await memory.TryAcquireAsync(40 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
+        var big = memory.TryAcquireAsync(60 * KiB, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask();
+        var small = memory.TryAcquireAsync(4 * KiB, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask();
+
+        await Task.Delay(50, Ct);
+        Assert.False(big.IsCompleted);
+        Assert.False(small.IsCompleted); // fits, but queues behind the bigger one: first come, first served
+
+        first!.Dispose();
+        using var bigLease = await big;
+        Assert.False(small.IsCompleted);
+        bigLease!.Dispose();
+        using var smallLease = await small;
+        Assert.Equal(4 * KiB, memory.LeasedBytes);
+    }
+
+    [Fact]
+    public async Task Acquire_TimesOut_ReturnsNullAndLeavesTheQueue()
+    {
+        var time = new FakeTimeProvider();
+        var memory = new BitsFragmentMemory(64 * KiB);
+        var held = await memory.TryAcquireAsync(64 * KiB, TimeSpan.FromSeconds(1), time, Ct);
+        var waiting = memory.TryAcquireAsync(4 * KiB, TimeSpan.FromSeconds(30), time, Ct).AsTask();
+
+        time.Advance(TimeSpan.FromSeconds(31));
+
+        Assert.Null(await waiting);
+        held!.Dispose();
+        Assert.Equal(0, memory.LeasedBytes);
+    }
+
+    [Fact]
+    public async Task Acquire_LargerThanTheLimit_RunsAlone()
+    {
+        var memory = new BitsFragmentMemory(64 * KiB);
+
+        using var lease = await memory.TryAcquireAsync(100 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
+
+        Assert.Equal(100 * KiB, lease!.Memory.Length);
+        Assert.Equal(64 * KiB, lease.ChargedBytes);
+        Assert.Equal(64 * KiB, memory.LeasedBytes);
+    }
+
+    [Fact]
+    public async Task Buffers_AreReusedByAnyThread_AndLeasedPlusKeptNeverExceedsTheLimit()
+    {
+        var memory = new BitsFragmentMemory(64 * KiB);
+        var first = await memory.TryAcquireAsync(30 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
+        first!.Memory.Span[0] = 42;
+        first.Dispose();
+
+        var again = await Task.Run(async () => await memory.TryAcquireAsync(32 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct), Ct);
+        Assert.Equal(42, again!.Memory.Span[0]); // the same buffer, on another thread
+        again.Dispose();
+        Assert.Equal(32 * KiB, memory.KeptBytes);
+
+        using var other = await memory.TryAcquireAsync(64 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct);
+        Assert.Equal(64 * KiB, memory.LeasedBytes);
+        Assert.Equal(0, memory.KeptBytes); // the kept 32 KiB buffer was dropped to make room
+    }
+
+    [Fact]
+    public async Task Fragment_WhileMemoryIsFull_WaitsThenGets503_AndTheHolderCompletes()
+    {
+        var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
+        var file = HandlerHarness.RandomFile(2 * MiB);
+        var first = await harness.CreateSessionAsync(Path);
+        var second = await harness.CreateSessionAsync("/dir/other.bin");
+        var gate = new GatedStream(file.AsMemory(0, MiB).ToArray());
+        var holding = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, first, file, 0, MiB), gate));
+        await gate.Reading.WaitAsync(Ct);
+
+        var waiting = harness.SendAsync(BitsRequests.Fragment("/dir/other.bin", second, file, 0, MiB));
+        await Task.Delay(50, Ct);
+        Assert.False(waiting.IsCompleted);
+        harness.Time.Advance(TimeSpan.FromSeconds(31));
+        var busy = await waiting;
+        gate.Open();
+        var held = await holding;
+
+        AckAssert.IsError(busy, 503, BitsHResults.E_FAIL);
+        AckAssert.IsAck(held, 200);
+        AckAssert.Received(held, MiB);
+    }
+
+    [Fact]
+    public async Task Fragment_WaitingForMemory_AppendsOnceTheHolderIsDone()
+    {
+        var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
+        var file = HandlerHarness.RandomFile(2 * MiB);
+        var id = await harness.CreateSessionAsync(Path);
+        var other = await harness.CreateSessionAsync("/dir/other.bin");
+        var gate = new GatedStream(file.AsMemory(0, MiB).ToArray());
+        var holding = harness.SendAsync(WithBody(BitsRequests.Fragment("/dir/other.bin", other, file, 0, MiB), gate));
+        await gate.Reading.WaitAsync(Ct);
+
+        var waiting = harness.SendAsync(BitsRequests.Fragment(Path, id, file, 0, MiB));
+        await Task.Delay(50, Ct);
+        Assert.False(waiting.IsCompleted);
+        gate.Open();
+        await holding;
+        var ack = await waiting;
+
+        AckAssert.IsAck(ack, 200);
+        AckAssert.Received(ack, MiB);
+    }
+
+    [Fact]
+    public async Task Fragment_ForUnknownSession_IsRefusedWithoutWaitingForTheBody()
+    {
+        var harness = new HandlerHarness();
+        var file = HandlerHarness.RandomFile(1000);
+        var gate = new GatedStream(file);
+
+        var ack = await harness.SendAsync(WithBody(BitsRequests.Fragment(Path, "{6B29FC40-CA47-1067-B31D-00DD010662DA}", file, 0, 1000), gate))
+            .WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        AckAssert.IsError(ack, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
+        Assert.True(gate.WasCancelled || !gate.Reading.IsCompleted);
+    }
+
+    private static BitsRequest WithBody(BitsRequest request, Stream body) => new()
+    {
+        Method = request.Method,
+        RawPath = request.RawPath,
+        PacketType = request.PacketType,
+        SessionId = request.SessionId,
+        ContentRange = request.ContentRange,
+        ContentName = request.ContentName,
+        ContentLength = request.ContentLength,
+        User = request.User,
+        Body = body,
+    };
+
+    /// <summary>A body whose bytes arrive only when the test opens the gate (a slow client).</summary>
+    private sealed class GatedStream(byte[] content) : Stream
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _reading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _position;
+
+        public Task Reading => _reading.Task;
+
+        public bool WasCancelled { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => content.Length;
+
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public void Open() => _open.TrySetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            _reading.TrySetResult();
+            try
+            {
+                await _open.Task.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                WasCancelled = true;
+                throw;
+            }
+
+            var count = Math.Min(buffer.Length, content.Length - _position);
+            content.AsMemory(_position, count).CopyTo(buffer);
+            _position += count;
+            return count;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
