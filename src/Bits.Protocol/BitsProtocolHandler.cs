@@ -7,7 +7,8 @@ namespace Bits.Protocol;
 
 /// <summary>
 /// The host-agnostic BITS upload server: one method per packet type, each turning a parsed
-/// <see cref="BitsRequest"/> into an Ack. Keeps no state between requests; all state lives in the store.
+/// <see cref="BitsRequest"/> into an Ack. All session state lives in the store; the process keeps only the immutable
+/// facts of open sessions for a short time (<see cref="BitsSessionCache"/>), never deciding a session's state from them.
 /// </summary>
 public sealed partial class BitsProtocolHandler
 {
@@ -25,6 +26,7 @@ public sealed partial class BitsProtocolHandler
     private readonly BitsNotifier? _notifier;
     private readonly IBitsCompletionSink? _completions;
     private readonly BitsFragmentMemory _fragmentMemory;
+    private readonly BitsSessionCache _sessionCache;
 
     public BitsProtocolHandler(
         IBitsUploadStore store,
@@ -42,6 +44,7 @@ public sealed partial class BitsProtocolHandler
         _completions = completions;
         Areas = new BitsAreaCatalog(_options);
         _fragmentMemory = new BitsFragmentMemory(Math.Max(BitsFragmentMemory.MinimumBufferBytes, _options.FragmentMemoryBytes));
+        _sessionCache = new BitsSessionCache(_options.SessionCacheLifetime, time);
     }
 
     /// <summary>The upload areas this handler serves.</summary>
@@ -195,9 +198,13 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> FragmentAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
     {
-        // The session-row read runs while the headers are checked and the body arrives, so it costs no time of its
-        // own on the hot path. Its failure still comes first, exactly as if it had been awaited first.
-        var lookup = FindOpenSessionAsync(request, cancellationToken);
+        // A session remembered from an earlier Fragment needs no read (see BitsSessionCache). Otherwise the session-row
+        // read runs while the headers are checked and the body arrives, so it costs little time of its own on the hot
+        // path. Its failure still comes first, exactly as if it had been awaited first.
+        var cached = FindCachedSession(request);
+        var lookup = cached is { } hit
+            ? Task.FromResult<(BitsSession?, BitsArea?, BitsResponse?)>((hit.Session, hit.Area, null))
+            : FindOpenSessionAsync(request, cancellationToken);
         var headerFailure = CheckFragmentHeaders(request, contentLength, out var range);
         if (headerFailure is not null || range.IsEmptyUpload)
         {
@@ -213,8 +220,10 @@ public sealed partial class BitsProtocolHandler
             return lookupFailure ?? Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
         }
 
-        using var stopBody = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var body = ReadBodyAsync(request.Body, buffer.Memory, stopBody.Token);
+        // The body is always read to its end, also when the answer is already known to be a refusal: cancelling a read
+        // of a request body leaves the connection unusable, and the client's next packet on it would fail (a reliability
+        // test saw exactly that). Kestrel would drain an unread body anyway.
+        var body = ReadBodyAsync(request.Body, buffer.Memory, cancellationToken);
         BitsSession? session;
         BitsArea? area;
         BitsResponse? failure;
@@ -224,19 +233,36 @@ public sealed partial class BitsProtocolHandler
         }
         catch
         {
-            await StopAsync(body, stopBody);
+            await body;
             throw;
         }
 
         if (failure is not null)
         {
-            // No session: stop receiving the body (the connection may be closed by the server).
-            await StopAsync(body, stopBody);
+            await body;
             return failure;
         }
 
         var bodyFailure = await body;
         var echo = EchoSessionId(request);
+        if (cached is not null)
+        {
+            // From the cache only the plain case: the whole body, the known size, not the last bytes of the file, and
+            // stored at exactly the client's offset. Anything else is decided from a fresh read of the session.
+            if (bodyFailure is null && session!.TotalLength == range.Total && range.Last + 1 < range.Total
+                && await TryAppendCachedAsync(session, range, buffer.Memory, cancellationToken) is { } stored)
+            {
+                return BitsResponse.Ok().WithSession(echo).WithReceived(stored);
+            }
+
+            _sessionCache.Forget(session!.Id);
+            (session, area, failure) = await FindOpenSessionAsync(request, cancellationToken);
+            if (failure is not null)
+            {
+                return failure;
+            }
+        }
+
         for (var attempt = 0; session!.TotalLength is null; attempt++)
         {
             if (range.Total > area!.MaxUploadBytes)
@@ -276,8 +302,66 @@ public sealed partial class BitsProtocolHandler
             return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
         }
 
+        if (ack.StatusCode == 200 && received < range.Total)
+        {
+            _sessionCache.Remember(session);
+        }
+
         return ack;
     }
+
+    /// <summary>
+    /// One conditional append for a session known from the cache; the new received length when stored, else null
+    /// (nothing stored: a gap, a duplicate, an overlap, or the session's staging is gone).
+    /// </summary>
+    private async Task<long?> TryAppendCachedAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await _store.AppendAsync(session, range.First, body, cancellationToken);
+            if (result.Appended)
+            {
+                BitsObservability.BytesReceived.Add(body.Length);
+                return result.ReceivedLength;
+            }
+        }
+        catch (BitsSessionGoneException)
+        {
+            // Closed, cancelled or expired elsewhere: the fresh read tells which.
+        }
+
+        return null;
+    }
+
+    /// <summary>Close and Cancel end a session: this instance stops using what it remembers of it first.</summary>
+    private void ForgetCachedSession(BitsRequest request)
+    {
+        if (BitsSessionIds.TryNormalize(request.SessionId, out var id))
+        {
+            _sessionCache.Forget(id);
+        }
+    }
+
+    /// <summary>The cached session the request names, when its URL and user match it as a fresh read would require.</summary>
+    private (BitsSession Session, BitsArea Area)? FindCachedSession(BitsRequest request)
+    {
+        if (_sessionCache.Lifetime <= TimeSpan.Zero
+            || !BitsSessionIds.TryNormalize(request.SessionId, out var id)
+            || !_sessionCache.TryGet(id, out var session)
+            || !DestinationPath.TryParse(request.RawPath, out var path, out _))
+        {
+            return null;
+        }
+
+        var destination = Areas.Resolve(path);
+        return BelongsTo(session, destination, request.User) ? (session, destination.Area) : null;
+    }
+
+    /// <summary>A session is bound to its URL and, with authentication on, to its user: anything else sees no session.</summary>
+    private static bool BelongsTo(BitsSession session, BitsDestination destination, string? user) =>
+        string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
+        && string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
+        && (session.User is null || string.Equals(session.User, user, StringComparison.Ordinal));
 
     /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
     private BitsResponse? CheckFragmentHeaders(BitsRequest request, long contentLength, out ContentRange range)
@@ -347,20 +431,6 @@ public sealed partial class BitsProtocolHandler
         catch (Exception ex) when (ex is IOException or EndOfStreamException)
         {
             return ex;
-        }
-    }
-
-    /// <summary>Stops a body read that is no longer wanted and waits for it, so nothing touches the buffer afterwards.</summary>
-    private static async Task StopAsync(Task<Exception?> body, CancellationTokenSource stop)
-    {
-        await stop.CancelAsync();
-        try
-        {
-            await body;
-        }
-        catch (OperationCanceledException)
-        {
-            // Expected: the read was cancelled.
         }
     }
 
@@ -494,6 +564,7 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> CloseSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
+        ForgetCachedSession(request);
         var (session, area, failure) = await FindSessionAsync(request, cancellationToken);
         if (failure is not null)
         {
@@ -577,6 +648,7 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> CancelSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
+        ForgetCachedSession(request);
         var (session, _, failure) = await FindSessionAsync(request, cancellationToken);
         if (failure is not null)
         {
@@ -625,11 +697,7 @@ public sealed partial class BitsProtocolHandler
         var destination = Areas.Resolve(path);
         var session = await _store.GetSessionAsync(id, cancellationToken);
 
-        // A session is bound to its URL and, with authentication on, to its user: anything else sees no session.
-        if (session is null
-            || !string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
-            || !string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
-            || (session.User is not null && !string.Equals(session.User, request.User, StringComparison.Ordinal)))
+        if (session is null || !BelongsTo(session, destination, request.User))
         {
             return (null, null, Fail(BitsError.SessionNotFound(), request));
         }

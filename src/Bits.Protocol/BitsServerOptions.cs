@@ -17,6 +17,13 @@ public sealed class BitsServerOptions
     /// </summary>
     public long FragmentMemoryBytes { get; set; } = 64 * 1024 * 1024;
 
+    /// <summary>
+    /// How long this process uses the immutable facts of an open session it read from storage
+    /// (<see cref="BitsSessionCache"/>), so a steady-state Fragment costs one storage write and no read; zero turns
+    /// the cache off (every Fragment reads the session row).
+    /// </summary>
+    public TimeSpan SessionCacheLifetime { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Largest file accepted (IIS BITSMaximumUploadSize); larger totals get 500 + BG_E_TOO_LARGE.</summary>
     public long MaxUploadBytes { get; set; } = 1L << 40;
 
@@ -59,6 +66,11 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         if (options.FragmentMemoryBytes < 1024 * 1024)
         {
             failures.Add($"Bits:FragmentMemoryBytes must be at least 1048576 (1 MiB); it is {options.FragmentMemoryBytes}.");
+        }
+
+        if (options.SessionCacheLifetime < TimeSpan.Zero || options.SessionCacheLifetime > TimeSpan.FromHours(1))
+        {
+            failures.Add($"Bits:SessionCacheLifetime must be between 00:00:00 (off) and 01:00:00; it is {options.SessionCacheLifetime}.");
         }
 
         if (options.MaxUploadBytes < 0)

@@ -184,12 +184,15 @@ public class ClientUploadTests(AzuriteFixture azurite)
         Assert.Equal([1, 2, 3], await storage.ReadPublishedAsync("once.bin"));
     }
 
-    [Fact]
-    public async Task Fragment_HotPath_CostsOneStorageWriteAndOneRead()
+    [Theory]
+    [InlineData("00:01:00", 0)]
+    [InlineData("00:00:00", 6)]
+    public async Task Fragment_HotPath_CostsOneStorageWrite_AndAReadOnlyWithoutTheSessionCache(string cacheLifetime, int reads)
     {
         var storage = StorageNames.Unique(azurite);
         var counter = new RequestCounter();
-        await using var host = await TestHost.StartAsync(storage, configure: builder =>
+        var settings = new Dictionary<string, string?> { ["Bits:SessionCacheLifetime"] = cacheLifetime };
+        await using var host = await TestHost.StartAsync(storage, settings, configure: builder =>
         {
             var blobOptions = new BlobClientOptions();
             blobOptions.AddPolicy(counter, HttpPipelinePosition.PerCall);
@@ -214,7 +217,31 @@ public class ClientUploadTests(AzuriteFixture azurite)
         }
 
         Assert.Equal(fragments, counter.Writes);
-        Assert.True(counter.Reads <= fragments, $"{counter.Reads} reads for {fragments} fragments");
+        Assert.Equal(reads, counter.Reads);
+    }
+
+    [Fact]
+    public async Task SessionCachedOnOneHost_CancelledOnTheOther_NextFragmentIsSessionNotFound_AndNothingIsLeft()
+    {
+        var storage = StorageNames.Unique(azurite);
+        await using var first = await TestHost.StartAsync(storage);
+        await using var second = await TestHost.StartAsync(storage);
+        using var http = new HttpClient();
+        var client = Client(http);
+        var file = RandomFile(64 * 1024, 8);
+        var id = (await client.CreateSessionAsync(first.Url("cancelled.bin"), ct: Ct)).SessionId!;
+        for (var i = 0; i < 2; i++)
+        {
+            var ack = await client.SendFragmentAsync(first.Url("cancelled.bin"), id, file.AsMemory(i * 16 * 1024, 16 * 1024), i * 16 * 1024, file.Length, ct: Ct);
+            Assert.Equal(200, ack.StatusCode);
+        }
+
+        await client.CancelSessionAsync(second.Url("cancelled.bin"), id, Ct);
+        var late = await client.SendFragmentAsync(first.Url("cancelled.bin"), id, file.AsMemory(32 * 1024, 16 * 1024), 32 * 1024, file.Length, ct: Ct);
+
+        Assert.Equal(500, late.StatusCode);
+        Assert.Equal(0x8020001Fu, late.ErrorCode);
+        Assert.Equal(0, await storage.StagedBlobCountAsync());
     }
 
     /// <summary>Sends each request to the next of two hosts in turn (a farm without affinity).</summary>

@@ -34,7 +34,8 @@ public class ErrorMappingTests(AzuriteFixture azurite)
 
         // One SDK retry (short waits) and a 1 s network timeout, so a persistent fault outlasts them quickly.
         var retry = SdkRetry.Fast with { MaxRetries = 1, NetworkTimeout = TimeSpan.FromSeconds(1) };
-        await using var host = await InProcessHost.StartAsync(storage, retry);
+        // The session cache off: the Fragment reads the session row, so the table fault reaches it.
+        await using var host = await InProcessHost.StartAsync(storage, retry, new Dictionary<string, string?> { ["Bits:SessionCacheLifetime"] = "00:00:00" });
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
         var file = ProxiedStorage.RandomFile(300_000, 10);

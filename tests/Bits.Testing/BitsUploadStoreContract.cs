@@ -261,4 +261,41 @@ public abstract class BitsUploadStoreContract
         Assert.Equal(data, await ReadPublishedAsync(session.Destination));
         Assert.Equal(BitsSessionState.Closed, (await Store.GetSessionAsync(session.Id, Ct))!.State);
     }
+
+    [Theory]
+    [InlineData(false, 2000)]
+    [InlineData(false, 0)]
+    [InlineData(true, 2000)]
+    [InlineData(true, 0)]
+    public async Task Append_WithTheSessionAsItWasBeforeCloseOrCancel_NeverStoresAnything(bool publish, long offset)
+    {
+        // What the handler's session cache relies on: appending through a session object read while the session was
+        // open, after it was published or discarded, stores nothing. It either throws BitsSessionGoneException (the
+        // staging is gone) or reports the bytes are not at that offset; a published file is never touched.
+        var data = RandomBytes(3000, 13);
+        var session = await NewSessionAsync(total: data.Length);
+        await Store.AppendAsync(session, 0, data.AsMemory(0, publish ? 3000 : 2000), Ct);
+        if (publish)
+        {
+            await Store.PublishAsync(session, allowOverwrite: false, Ct);
+        }
+        else
+        {
+            await Store.DiscardAsync(session, BitsSessionState.Cancelled, Ct);
+        }
+
+        try
+        {
+            var result = await Store.AppendAsync(session, offset, data.AsMemory((int)offset, 1000), Ct);
+            Assert.False(result.Appended);
+        }
+        catch (BitsSessionGoneException)
+        {
+            // Expected from a store whose staging is deleted.
+        }
+
+        Assert.Equal(0, await CountStagedAsync(session.Id));
+        Assert.Equal(publish ? data : null, await ReadPublishedAsync(session.Destination));
+        Assert.Equal(publish ? BitsSessionState.Closed : BitsSessionState.Cancelled, (await Store.GetSessionAsync(session.Id, Ct))!.State);
+    }
 }

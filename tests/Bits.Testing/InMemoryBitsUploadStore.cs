@@ -43,6 +43,15 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         }
     }
 
+    /// <summary>The bytes staged for a session (empty when it holds none).</summary>
+    public byte[] StagedBytes(string sessionId)
+    {
+        lock (_gate)
+        {
+            return _sessions.TryGetValue(sessionId, out var entry) && entry.Staged is { } staged ? staged.ToArray() : [];
+        }
+    }
+
     /// <summary>Adds a file as if another upload had published it.</summary>
     public void Seed(string destination, byte[] content, string? container = null)
     {
@@ -205,7 +214,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     private MemoryStream StagedOf(BitsSession session) =>
         _sessions.TryGetValue(session.Id, out var entry) && entry.Staged is { } staged
             ? staged
-            : throw new InvalidOperationException($"Session {session.Id} has no staged data.");
+            : throw new BitsSessionGoneException($"Staging data of session {session.Id} does not exist.");
 
     private BitsSession Tombstone(BitsSession session, BitsSessionState state) =>
         session with { State = state, Version = NextVersion() };
