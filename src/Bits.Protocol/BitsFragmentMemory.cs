@@ -3,7 +3,8 @@ namespace Bits.Protocol;
 /// <summary>
 /// The buffers Fragment bodies are read into, bounded per process by <see cref="BitsServerOptions.FragmentMemoryBytes"/>.
 /// <list type="bullet">
-/// <item>A Fragment leases one buffer of its size class (the next power of two, at least 4 KiB) before its body is read
+/// <item>A Fragment leases one buffer of its size class (the next power of two from 4 KiB to 1 MiB, then the next whole
+/// MiB, so a 13 MB fragment costs 13 MiB and not 16) before its body is read
 /// and gives it back after the append. A lease that does not fit under the limit waits, first come first served (the
 /// TCP connection holds the rest of the body meanwhile); a Fragment whose class exceeds the whole limit runs alone.</item>
 /// <item>Returned buffers are kept for the next Fragment of the same class, by whichever thread: leased plus kept bytes
@@ -55,8 +56,13 @@ public sealed class BitsFragmentMemory
         }
     }
 
+    /// <summary>Above this, size classes are whole multiples of it instead of powers of two.</summary>
+    public const int LargeClassStep = 1024 * 1024;
+
     /// <summary>The buffer size a body of <paramref name="length"/> bytes gets.</summary>
-    public static long BufferBytesFor(int length) => (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, MinimumBufferBytes));
+    public static long BufferBytesFor(int length) => length <= LargeClassStep
+        ? (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, MinimumBufferBytes))
+        : ((length + (long)LargeClassStep - 1) / LargeClassStep) * LargeClassStep;
 
     /// <summary>
     /// Leases a buffer for <paramref name="length"/> bytes, waiting up to <paramref name="timeout"/> on

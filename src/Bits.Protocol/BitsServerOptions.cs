@@ -12,8 +12,9 @@ public sealed class BitsServerOptions
 
     /// <summary>
     /// Memory for Fragment bodies, per process (<see cref="BitsFragmentMemory"/>): each Fragment is read into one
-    /// buffer (its size rounded up to a power of two) before its append; one that does not fit waits, and after 30 s
-    /// gets 503. Returned buffers are kept for reuse within the same bound. A Fragment larger than this runs alone.
+    /// buffer (its size rounded up to a power of two up to 1 MiB, to whole MiB above) before its append; one that does
+    /// not fit waits, and after 30 s gets 503. Returned buffers are kept for reuse within the same bound. A Fragment
+    /// larger than this runs alone.
     /// </summary>
     public long FragmentMemoryBytes { get; set; } = 64 * 1024 * 1024;
 

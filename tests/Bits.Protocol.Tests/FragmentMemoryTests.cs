@@ -30,6 +30,20 @@ public class FragmentMemoryTests
         Assert.Equal(0, memory.LeasedBytes);
     }
 
+    [Theory]
+    [InlineData(1, 4 * KiB)]
+    [InlineData(5000, 8 * KiB)]
+    [InlineData(MiB, MiB)]
+    [InlineData(MiB + 1, 2 * MiB)]
+    [InlineData(13_000_000, 13 * MiB)]
+    [InlineData(13 * MiB, 13 * MiB)]
+    [InlineData((13 * MiB) + 1, 14 * MiB)]
+    [InlineData(100 * MiB, 100 * MiB)]
+    public void SizeClasses_ArePowersOfTwoUpTo1MiB_ThenWholeMiB(int length, long expected)
+    {
+        Assert.Equal(expected, BitsFragmentMemory.BufferBytesFor(length));
+    }
+
     [Fact]
     public async Task Acquire_OverLimit_WaitsInOrderUntilEarlierLeasesEnd()
     {
