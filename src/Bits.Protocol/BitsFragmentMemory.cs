@@ -23,6 +23,7 @@ public sealed class BitsFragmentMemory
     private readonly SortedDictionary<long, Stack<byte[]>> _kept = new();
     private long _leased;
     private long _keptBytes;
+    private long _allocated;
 
     public BitsFragmentMemory(long limitBytes)
     {
@@ -59,6 +60,18 @@ public sealed class BitsFragmentMemory
     /// <summary>Above this, size classes are whole multiples of it instead of powers of two.</summary>
     public const int LargeClassStep = 1024 * 1024;
 
+    /// <summary>Buffers allocated so far (a steady stream of one size class allocates none after the first few).</summary>
+    public long AllocatedBuffers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _allocated;
+            }
+        }
+    }
+
     /// <summary>The buffer size a body of <paramref name="length"/> bytes gets.</summary>
     public static long BufferBytesFor(int length) => length <= LargeClassStep
         ? (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, MinimumBufferBytes))
@@ -83,7 +96,7 @@ public sealed class BitsFragmentMemory
                 return new Lease(this, TakeBuffer(size), length, charge);
             }
 
-            waiter = new Waiter(charge);
+            waiter = new Waiter(charge, size);
             node = _waiters.AddLast(waiter);
         }
 
@@ -102,8 +115,8 @@ public sealed class BitsFragmentMemory
                 }
                 else
                 {
-                    // Granted just as the wait ended: give the bytes back.
-                    _leased -= charge;
+                    // Granted (with a buffer) just as the wait ended: give both back.
+                    ReturnLocked(waiter.Buffer!, charge);
                 }
 
                 GrantWaiters();
@@ -117,10 +130,7 @@ public sealed class BitsFragmentMemory
             return null;
         }
 
-        lock (_lock)
-        {
-            return new Lease(this, TakeBuffer(size), length, charge);
-        }
+        return new Lease(this, waiter.Buffer!, length, charge);
     }
 
     /// <summary>A kept buffer of <paramref name="size"/>, else a new one after dropping kept buffers down to the limit (under the lock).</summary>
@@ -139,6 +149,7 @@ public sealed class BitsFragmentMemory
             _keptBytes -= largest.Key;
         }
 
+        _allocated++;
         return GC.AllocateUninitializedArray<byte>(checked((int)size));
     }
 
@@ -146,29 +157,41 @@ public sealed class BitsFragmentMemory
     {
         lock (_lock)
         {
-            _leased -= charge;
-            if (buffer.Length <= LimitBytes && _leased + _keptBytes + buffer.Length <= LimitBytes)
-            {
-                if (!_kept.TryGetValue(buffer.Length, out var stack))
-                {
-                    _kept[buffer.Length] = stack = new Stack<byte[]>();
-                }
-
-                stack.Push(buffer);
-                _keptBytes += buffer.Length;
-            }
-
+            ReturnLocked(buffer, charge);
             GrantWaiters();
         }
     }
 
-    /// <summary>Grants queued leases in order while they fit (called under the lock).</summary>
+    /// <summary>Ends a lease's charge and keeps its buffer when leased plus kept bytes stay within the limit (under the lock).</summary>
+    private void ReturnLocked(byte[] buffer, long charge)
+    {
+        _leased -= charge;
+        if (buffer.Length <= LimitBytes && _leased + _keptBytes + buffer.Length <= LimitBytes)
+        {
+            if (!_kept.TryGetValue(buffer.Length, out var stack))
+            {
+                _kept[buffer.Length] = stack = new Stack<byte[]>();
+            }
+
+            stack.Push(buffer);
+            _keptBytes += buffer.Length;
+        }
+    }
+
+    /// <summary>
+    /// Grants queued leases in order while they fit, each with its buffer taken right here (called under the lock).
+    /// Taking the buffer at the grant, not later on the waiter's thread, is what lets a buffer just given back go
+    /// straight to the next fragment: otherwise a second return before the first waiter ran would find the limit
+    /// full of granted-but-empty leases, drop its buffer as garbage, and the next waiter would allocate a new one
+    /// (the large-object heap then held dropped buffers until a full collection: 100 MiB and more of peak RSS).
+    /// </summary>
     private void GrantWaiters()
     {
         while (_waiters.First is { } first && _leased + first.Value.Charge <= LimitBytes)
         {
             _waiters.RemoveFirst();
             _leased += first.Value.Charge;
+            first.Value.Buffer = TakeBuffer(first.Value.Size);
             first.Value.Granted.TrySetResult();
         }
     }
@@ -198,8 +221,11 @@ public sealed class BitsFragmentMemory
         public void Dispose() => Interlocked.Exchange(ref _owner, null)?.Return(_buffer, ChargedBytes);
     }
 
-    private sealed record Waiter(long Charge)
+    private sealed record Waiter(long Charge, long Size)
     {
         public TaskCompletionSource Granted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Set under the lock when the lease is granted.</summary>
+        public byte[]? Buffer { get; set; }
     }
 }

@@ -30,6 +30,38 @@ public class FragmentMemoryTests
         Assert.Equal(0, memory.LeasedBytes);
     }
 
+    [Fact]
+    public async Task BuffersGivenBackWhileFragmentsWait_GoToTheWaiters_NoNewAllocations()
+    {
+        // Four leases fill the limit and four more wait. Two come back one right after the other, before the first
+        // waiter's continuation has run: each buffer must go to a waiter, not be dropped for a fresh allocation.
+        var memory = new BitsFragmentMemory(64 * KiB);
+        var held = new List<BitsFragmentMemory.Lease>();
+        for (var i = 0; i < 4; i++)
+        {
+            held.Add((await memory.TryAcquireAsync(16 * KiB, TimeSpan.FromSeconds(1), TimeProvider.System, Ct))!);
+        }
+
+        var waiting = Enumerable.Range(0, 4).Select(_ => memory.TryAcquireAsync(16 * KiB, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask()).ToList();
+        held[0].Dispose();
+        held[1].Dispose();
+        var granted = await Task.WhenAll(waiting.Take(2));
+        held[2].Dispose();
+        held[3].Dispose();
+        granted = [.. granted, .. await Task.WhenAll(waiting.Skip(2))];
+
+        Assert.Equal(4, memory.AllocatedBuffers);
+        Assert.Equal(64 * KiB, memory.LeasedBytes);
+        foreach (var lease in granted)
+        {
+            lease!.Dispose();
+        }
+
+        Assert.Equal(0, memory.LeasedBytes);
+        Assert.Equal(64 * KiB, memory.KeptBytes);
+        Assert.Equal(4, memory.AllocatedBuffers);
+    }
+
     [Theory]
     [InlineData(1, 4 * KiB)]
     [InlineData(5000, 8 * KiB)]
