@@ -208,7 +208,8 @@ public sealed partial class BitsProtocolHandler
         var headerFailure = CheckFragmentHeaders(request, contentLength, out var range);
         if (headerFailure is not null || range.IsEmptyUpload)
         {
-            var (found, foundArea, lookupFailure) = await lookup;
+            // Not the plain case: decided from a fresh read, so a closed session still answers "not found" first.
+            var (found, foundArea, lookupFailure) = await (cached is null ? lookup : FindOpenSessionAsync(request, cancellationToken));
             return lookupFailure ?? headerFailure ?? await EmptyUploadAsync(request, found!, foundArea!, range, cancellationToken);
         }
 
@@ -216,7 +217,7 @@ public sealed partial class BitsProtocolHandler
         using var buffer = await _fragmentMemory.TryAcquireAsync(length, FragmentMemoryWait, _time, cancellationToken);
         if (buffer is null)
         {
-            var (_, _, lookupFailure) = await lookup;
+            var (_, _, lookupFailure) = await (cached is null ? lookup : FindOpenSessionAsync(request, cancellationToken));
             return lookupFailure ?? Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
         }
 

@@ -128,6 +128,27 @@ public class SessionCacheTests
     }
 
     [Fact]
+    public async Task CancelOnAnotherInstance_MalformedFragmentHere_StillAnswersSessionNotFoundFirst()
+    {
+        var here = Handler();
+        var there = Handler();
+        var id = await CreateAsync(here);
+        await SendFragmentAsync(here, id, 0);
+
+        AckAssert.IsAck(await there.HandleAsync(BitsRequests.Cancel(Path, id), Ct), 200);
+        var fragment = BitsRequests.Fragment(Path, id, _file, Piece, Piece);
+        var late = await here.HandleAsync(
+            new BitsRequest
+            {
+                Method = fragment.Method, RawPath = fragment.RawPath, PacketType = fragment.PacketType, SessionId = fragment.SessionId,
+                ContentRange = fragment.ContentRange, ContentLength = fragment.ContentLength, Body = fragment.Body, ContentEncoding = "gzip",
+            },
+            Ct);
+
+        AckAssert.IsError(late, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
+    }
+
+    [Fact]
     public async Task CancelOnThisInstance_IsNotAnsweredFromTheCache()
     {
         var handler = Handler();
