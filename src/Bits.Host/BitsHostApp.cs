@@ -30,8 +30,8 @@ public static class BitsHostApp
 
             // Slow or stalled bodies: after the grace period a client must average at least this rate, or Kestrel fails
             // the read (the handler then stores nothing: rule 6a.1), answers 408 if it can and closes the connection.
-            // The handler's body buffer grows with the bytes that arrive, so a stalled client holds little memory, and
-            // no storage lease or lock is ever held while a body is read. The rate is low enough for BITS clients under
+            // Body buffers come from the handler's bounded fragment memory (Bits:FragmentMemoryBytes), and no storage
+            // lease or lock is ever held while a body is read. The rate is low enough for BITS clients under
             // bandwidth policies (a few kbit/s).
             kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(MinBodyBytesPerSecond, BodyGracePeriod);
             kestrel.Limits.RequestHeadersTimeout = RequestHeadersTimeout;

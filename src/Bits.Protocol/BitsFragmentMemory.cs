@@ -60,6 +60,18 @@ public sealed class BitsFragmentMemory
     /// <summary>Above this, size classes are whole multiples of it instead of powers of two.</summary>
     public const int LargeClassStep = 1024 * 1024;
 
+    /// <summary>Fragments waiting for room now.</summary>
+    public int WaitingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiters.Count;
+            }
+        }
+    }
+
     /// <summary>Buffers allocated so far (a steady stream of one size class allocates none after the first few).</summary>
     public long AllocatedBuffers
     {
@@ -93,7 +105,7 @@ public sealed class BitsFragmentMemory
             if (_waiters.Count == 0 && _leased + charge <= LimitBytes)
             {
                 _leased += charge;
-                return new Lease(this, TakeBuffer(size), length, charge);
+                return new Lease(this, TakeBufferOrUncharge(size, charge), length, charge);
             }
 
             waiter = new Waiter(charge, size);
@@ -113,10 +125,11 @@ public sealed class BitsFragmentMemory
                     // Still queued: leave the queue, and let the ones behind move up.
                     _waiters.Remove(node);
                 }
-                else
+                else if (waiter.Buffer is { } granted)
                 {
-                    // Granted (with a buffer) just as the wait ended: give both back.
-                    ReturnLocked(waiter.Buffer!, charge);
+                    // Granted (with a buffer) just as the wait ended: give both back. (A grant whose allocation failed
+                    // has no buffer and no charge left.)
+                    ReturnLocked(granted, charge);
                 }
 
                 GrantWaiters();
@@ -131,6 +144,20 @@ public sealed class BitsFragmentMemory
         }
 
         return new Lease(this, waiter.Buffer!, length, charge);
+    }
+
+    /// <summary>A buffer for a lease already charged; when none can be allocated, the charge is undone (under the lock).</summary>
+    private byte[] TakeBufferOrUncharge(long size, long charge)
+    {
+        try
+        {
+            return TakeBuffer(size);
+        }
+        catch (OutOfMemoryException)
+        {
+            _leased -= charge;
+            throw;
+        }
     }
 
     /// <summary>A kept buffer of <paramref name="size"/>, else a new one after dropping kept buffers down to the limit (under the lock).</summary>
@@ -191,7 +218,16 @@ public sealed class BitsFragmentMemory
         {
             _waiters.RemoveFirst();
             _leased += first.Value.Charge;
-            first.Value.Buffer = TakeBuffer(first.Value.Size);
+            try
+            {
+                first.Value.Buffer = TakeBufferOrUncharge(first.Value.Size, first.Value.Charge);
+            }
+            catch (OutOfMemoryException ex)
+            {
+                first.Value.Granted.TrySetException(ex);
+                continue;
+            }
+
             first.Value.Granted.TrySetResult();
         }
     }

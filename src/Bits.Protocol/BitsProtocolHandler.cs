@@ -47,6 +47,9 @@ public sealed partial class BitsProtocolHandler
         _sessionCache = new BitsSessionCache(_options.SessionCacheLifetime, time);
     }
 
+    /// <summary>The fragment buffer memory of this handler (for tests).</summary>
+    internal BitsFragmentMemory FragmentMemory => _fragmentMemory;
+
     /// <summary>The upload areas this handler serves.</summary>
     public BitsAreaCatalog Areas { get; }
 
@@ -198,55 +201,32 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<BitsResponse> FragmentAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
     {
-        // A session remembered from an earlier Fragment needs no read (see BitsSessionCache). Otherwise the session-row
-        // read runs while the headers are checked and the body arrives, so it costs little time of its own on the hot
-        // path. Its failure still comes first, exactly as if it had been awaited first.
+        // A session remembered from an earlier Fragment needs no read (see BitsSessionCache); otherwise the session row
+        // is read first. Either way the session is known before any body memory is leased, so a packet for an unknown
+        // or foreign session never takes fragment memory from the others.
         var cached = FindCachedSession(request);
-        var lookup = cached is { } hit
-            ? Task.FromResult<(BitsSession?, BitsArea?, BitsResponse?)>((hit.Session, hit.Area, null))
-            : FindOpenSessionAsync(request, cancellationToken);
         var headerFailure = CheckFragmentHeaders(request, contentLength, out var range);
-        if (headerFailure is not null || range.IsEmptyUpload)
+        var plain = cached is not null && headerFailure is null && !range.IsEmptyUpload;
+        var (session, area, failure) = plain
+            ? (cached!.Value.Session, cached.Value.Area, null)
+            : await FindOpenSessionAsync(request, cancellationToken); // not the plain case: from a fresh read
+        if (failure is not null || headerFailure is not null || range.IsEmptyUpload)
         {
-            // Not the plain case: decided from a fresh read, so a closed session still answers "not found" first.
-            var (found, foundArea, lookupFailure) = await (cached is null ? lookup : FindOpenSessionAsync(request, cancellationToken));
-            return lookupFailure ?? headerFailure ?? await EmptyUploadAsync(request, found!, foundArea!, range, cancellationToken);
+            return failure ?? headerFailure ?? await EmptyUploadAsync(request, session!, area!, range, cancellationToken);
         }
 
         var length = checked((int)contentLength);
         using var buffer = await _fragmentMemory.TryAcquireAsync(length, FragmentMemoryWait, _time, cancellationToken);
         if (buffer is null)
         {
-            var (_, _, lookupFailure) = await (cached is null ? lookup : FindOpenSessionAsync(request, cancellationToken));
-            return lookupFailure ?? Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
+            // Busy, unless a fresh read says the session is gone (the cache never decides a refusal).
+            var (_, _, gone) = plain ? await FindOpenSessionAsync(request, cancellationToken) : default;
+            return gone ?? Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
         }
 
-        // The body is always read to its end, also when the answer is already known to be a refusal: cancelling a read
-        // of a request body leaves the connection unusable, and the client's next packet on it would fail (a reliability
-        // test saw exactly that). Kestrel would drain an unread body anyway.
-        var body = ReadBodyAsync(request.Body, buffer.Memory, cancellationToken);
-        BitsSession? session;
-        BitsArea? area;
-        BitsResponse? failure;
-        try
-        {
-            (session, area, failure) = await lookup;
-        }
-        catch
-        {
-            await body;
-            throw;
-        }
-
-        if (failure is not null)
-        {
-            await body;
-            return failure;
-        }
-
-        var bodyFailure = await body;
+        var bodyFailure = await ReadBodyAsync(request.Body, buffer.Memory, cancellationToken);
         var echo = EchoSessionId(request);
-        if (cached is not null)
+        if (plain)
         {
             // From the cache only the plain case: the whole body, the known size, not the last bytes of the file, and
             // stored at exactly the client's offset. Anything else is decided from a fresh read of the session.

@@ -10,10 +10,11 @@ namespace Bits.Protocol;
 /// Nothing a session's state depends on is decided from here. A cached session is only used for one conditional
 /// append at exactly the client's offset, and only for a Fragment that does not complete the upload; any other
 /// outcome (a gap, a duplicate, an overlap, staging gone) forgets the entry and the packet is handled from a fresh read.
-/// A closed session's staging is complete or deleted, so no such append can succeed on it; Close and Cancel on this
-/// instance forget the entry first. What the cache can change is confined to a session cancelled or expired on another
-/// instance, between its tombstone and the delete of its staging (milliseconds, or until the janitor after a crash
-/// there): a Fragment at the exact next offset is then answered 200 and its bytes go with the discarded staging.
+/// A published session's staging is complete or deleted, so no such append can succeed on it; Close and Cancel on this
+/// instance forget the entry first. What the cache can change is confined to a session discarded (cancelled, closed
+/// early, expired) on another instance, between its tombstone and the delete of its staging (milliseconds; after a
+/// crash there, at most the entry's lifetime): a Fragment at the exact next offset is then answered 200 and its bytes
+/// go with the discarded staging.
 /// </para>
 /// </summary>
 public sealed class BitsSessionCache
@@ -23,7 +24,6 @@ public sealed class BitsSessionCache
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
-    private int _count;
 
     public BitsSessionCache(TimeSpan lifetime, TimeProvider time)
     {
@@ -34,8 +34,9 @@ public sealed class BitsSessionCache
     /// <summary>How long an entry is used after it was read from storage; zero turns the cache off.</summary>
     public TimeSpan Lifetime { get; }
 
-    /// <summary>Sessions remembered now (including expired entries not yet dropped).</summary>
-    public int Count => Volatile.Read(ref _count);
+    /// <summary>Sessions remembered now (including expired entries not yet dropped). Takes the dictionary's locks: for
+    /// the rare path only (remembering a session once per lifetime).</summary>
+    public int Count => _entries.Count;
 
     /// <summary>The remembered session with this (normalised) id, if it has not expired.</summary>
     public bool TryGet(string sessionId, out BitsSession session)
@@ -73,26 +74,11 @@ public sealed class BitsSessionCache
             }
         }
 
-        var entry = new Entry(session, now + Lifetime);
-        if (_entries.TryAdd(session.Id, entry))
-        {
-            Interlocked.Increment(ref _count);
-        }
-        else
-        {
-            // Refreshed (the count is a soft bound: a race with a removal here can only make it low by one).
-            _entries[session.Id] = entry;
-        }
+        _entries[session.Id] = new Entry(session, now + Lifetime);
     }
 
     /// <summary>Forgets a session (Close, Cancel, or an append that did not go as the cache expected).</summary>
-    public void Forget(string sessionId)
-    {
-        if (_entries.TryRemove(sessionId, out _))
-        {
-            Interlocked.Decrement(ref _count);
-        }
-    }
+    public void Forget(string sessionId) => _entries.TryRemove(sessionId, out _);
 
     private void DropExpired(DateTimeOffset now)
     {
@@ -105,13 +91,7 @@ public sealed class BitsSessionCache
         }
     }
 
-    private void Remove(string id, Entry entry)
-    {
-        if (_entries.TryRemove(new KeyValuePair<string, Entry>(id, entry)))
-        {
-            Interlocked.Decrement(ref _count);
-        }
-    }
+    private void Remove(string id, Entry entry) => _entries.TryRemove(new KeyValuePair<string, Entry>(id, entry));
 
     private sealed record Entry(BitsSession Session, DateTimeOffset Expires);
 }

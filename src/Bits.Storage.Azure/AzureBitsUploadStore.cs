@@ -21,7 +21,7 @@ namespace Bits.Storage.Azure;
 /// duplicate or racing write can never store bytes twice. Segment k+1 is created when segment k fills up.</item>
 /// <item>Publish: Put Block From URL over segment ranges, then one conditional Put Block List: atomic, server-side.</item>
 /// </list>
-/// A Fragment costs one table read and one append in the steady state.
+/// A Fragment costs one append in the steady state, plus one table read when the handler does not remember the session.
 /// </summary>
 public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 {

@@ -84,7 +84,7 @@ public class FragmentMemoryTests
         var big = memory.TryAcquireAsync(60 * KiB, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask();
         var small = memory.TryAcquireAsync(4 * KiB, TimeSpan.FromSeconds(30), TimeProvider.System, Ct).AsTask();
 
-        await Task.Delay(50, Ct);
+        Assert.Equal(2, memory.WaitingCount);
         Assert.False(big.IsCompleted);
         Assert.False(small.IsCompleted); // fits, but queues behind the bigger one: first come, first served
 
@@ -153,7 +153,7 @@ public class FragmentMemoryTests
         await gate.Reading.WaitAsync(Ct);
 
         var waiting = harness.SendAsync(BitsRequests.Fragment("/dir/other.bin", second, file, 0, MiB));
-        await Task.Delay(50, Ct);
+        WaitUntilQueued(harness);
         Assert.False(waiting.IsCompleted);
         harness.Time.Advance(TimeSpan.FromSeconds(31));
         var busy = await waiting;
@@ -177,7 +177,7 @@ public class FragmentMemoryTests
         await gate.Reading.WaitAsync(Ct);
 
         var waiting = harness.SendAsync(BitsRequests.Fragment(Path, id, file, 0, MiB));
-        await Task.Delay(50, Ct);
+        WaitUntilQueued(harness);
         Assert.False(waiting.IsCompleted);
         gate.Open();
         await holding;
@@ -188,23 +188,30 @@ public class FragmentMemoryTests
     }
 
     [Fact]
-    public async Task Fragment_ForUnknownSession_ReadsTheBodyToItsEnd_ThenRefuses()
+    public async Task Fragment_ForUnknownSession_IsRefusedAtOnce_WithoutTakingFragmentMemory()
     {
-        // The refusal is known before the body arrives, but the body is still read to its end: a cancelled body read
-        // would leave the client's connection unusable for its next packet.
-        var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(1000);
-        var gate = new GatedStream(file);
+        // The whole budget is held by a fragment whose body has not arrived. A packet for an unknown session must not
+        // queue for memory (nor read its body): it is refused at once, so such packets cannot crowd out real uploads.
+        var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
+        var file = HandlerHarness.RandomFile(MiB);
+        var id = await harness.CreateSessionAsync(Path);
+        var holderBody = new GatedStream(file);
+        var holding = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, id, file, 0, MiB), holderBody));
+        await holderBody.Reading.WaitAsync(Ct);
 
-        var sending = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, "{6B29FC40-CA47-1067-B31D-00DD010662DA}", file, 0, 1000), gate));
-        await gate.Reading.WaitAsync(Ct);
-        gate.Open();
-        var ack = await sending.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var strangerBody = new GatedStream(file);
+        var ack = await harness.SendAsync(WithBody(BitsRequests.Fragment(Path, "{6B29FC40-CA47-1067-B31D-00DD010662DA}", file, 0, MiB), strangerBody))
+            .WaitAsync(TimeSpan.FromSeconds(10), Ct);
 
         AckAssert.IsError(ack, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
-        Assert.False(gate.WasCancelled);
-        Assert.Equal(file.Length, gate.Position);
+        Assert.False(strangerBody.Reading.IsCompleted);
+        holderBody.Open();
+        AckAssert.Received(await holding, MiB);
     }
+
+    /// <summary>Until the second fragment waits for memory (it queues after its session read, which may yield).</summary>
+    private static void WaitUntilQueued(HandlerHarness harness) =>
+        Assert.True(SpinWait.SpinUntil(() => harness.Handler.FragmentMemory.WaitingCount == 1, TimeSpan.FromSeconds(10)), "the fragment never waited for memory");
 
     private static BitsRequest WithBody(BitsRequest request, Stream body) => new()
     {

@@ -102,9 +102,11 @@ public class SessionCacheTests
         await SendFragmentAsync(here, id, 1);
 
         AckAssert.IsAck(await there.HandleAsync(BitsRequests.Cancel(Path, id), Ct), 200);
+        var appendsBefore = _store.Appends;
         var late = await SendFragmentAsync(here, id, 2);
 
         AckAssert.IsError(late, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
+        Assert.Equal(appendsBefore + 1, _store.Appends); // the cached path did try its append (and found no staging)
         Assert.Equal(BitsSessionState.Cancelled, (await _store.GetSessionAsync(id, Ct))!.State);
     }
 
@@ -121,9 +123,11 @@ public class SessionCacheTests
 
         await SendFragmentAsync(there, id, 9);
         AckAssert.IsAck(await there.HandleAsync(BitsRequests.Close(Path, id), Ct), 200);
+        var appendsBefore = _store.Appends;
         var late = await SendFragmentAsync(here, id, 8);
 
         AckAssert.IsError(late, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
+        Assert.Equal(appendsBefore + 1, _store.Appends); // the cached path did try its append (and found no staging)
         Assert.Equal(_file, _store.Inner.Published[Path.TrimStart('/')]);
     }
 
@@ -183,7 +187,7 @@ public class SessionCacheTests
     }
 
     [Theory]
-    [InlineData("/dir/other.bin", null)]
+    [InlineData("/dir/other.bin", "alice")]
     [InlineData(Path, "mallory")]
     public async Task CachedSession_AnotherUrlOrUser_SeesNoSession(string path, string? user)
     {
