@@ -24,7 +24,12 @@ public class AzuriteRestartTests
     public async Task Upload_StorageStoppedAndRestartedMidUpload_ResumesTheSameSessionByteIdentical()
     {
         var folder = Directory.CreateTempSubdirectory("azurite-restart-").FullName;
-        var first = await AzuriteProcess.StartAsync(folder);
+
+        // Ports outside the ephemeral range: while this Azurite is down, other tests' processes and connections (which
+        // get ephemeral ports) cannot take its ports, so the restart on the same ports cannot fail with EADDRINUSE.
+        var blobPort = AzuriteProcess.StablePort();
+        var queuePort = AzuriteProcess.StablePort(blobPort);
+        var first = await AzuriteProcess.StartAsync(folder, blobPort, queuePort, AzuriteProcess.StablePort(blobPort, queuePort));
         AzuriteProcess? second = null;
         Task? restart = null;
         var down = new Stopwatch();

@@ -335,6 +335,44 @@ public sealed class AzuriteProcess : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    /// <summary>
+    /// A free loopback port below the system's ephemeral range, which the OS never hands out to a bind to port 0 or an
+    /// outgoing connection: for a process that must be restarted on the same ports while other tests (and their
+    /// Azurite instances on ephemeral ports) keep running, so none of them can take a port in between.
+    /// </summary>
+    public static int StablePort(params int[] except)
+    {
+        var low = 32768;
+        if (File.Exists("/proc/sys/net/ipv4/ip_local_port_range")
+            && int.TryParse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0], out var first))
+        {
+            low = first;
+        }
+
+        var floor = Math.Min(20_000, low / 2);
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var port = Random.Shared.Next(floor, low);
+            if (except.Contains(port))
+            {
+                continue;
+            }
+
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: try another.
+            }
+        }
+
+        throw new InvalidOperationException($"No free loopback port found between {floor} and {low}.");
+    }
 }
 
 /// <summary>A self-signed certificate for 127.0.0.1/localhost and its PEM files (certificate, PKCS#8 key).</summary>
