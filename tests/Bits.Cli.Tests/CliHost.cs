@@ -1,13 +1,8 @@
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Bits.Host;
+using Bits.Load;
 using Bits.Testing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 [assembly: AssemblyFixture(typeof(AzuriteFixture))]
@@ -17,12 +12,12 @@ namespace Bits.Cli.Tests;
 /// <summary>The real Kestrel host (<see cref="BitsHostApp"/>) on a free loopback port, on its own containers and table in Azurite.</summary>
 public sealed class CliHost : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly InProcessHost _host;
 
-    private CliHost(WebApplication app, Uri root, string connectionString, string uploadContainer, string sessionTable)
+    private CliHost(InProcessHost host, string connectionString, string uploadContainer, string sessionTable)
     {
-        _app = app;
-        UploadBase = new Uri(root, "uploads/");
+        _host = host;
+        UploadBase = new Uri(host.Root, "uploads/");
         Uploads = new BlobServiceClient(connectionString).GetBlobContainerClient(uploadContainer);
         Sessions = new TableServiceClient(connectionString).GetTableClient(sessionTable);
     }
@@ -49,20 +44,17 @@ public sealed class CliHost : IAsyncDisposable
             values[key] = value;
         }
 
-        var app = BitsHostApp.Build([], builder =>
-        {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            if (Environment.GetEnvironmentVariable("CLI_TEST_LOG") is { } log)
+        var host = await InProcessHost.StartAsync(
+            values,
+            builder =>
             {
-                builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug);
-            }
-
-            builder.Configuration.AddInMemoryCollection(values);
-        });
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new CliHost(app, new Uri(address.TrimEnd('/') + "/"), azurite.ConnectionString, values["BitsStorage:UploadContainer"]!, values["BitsStorage:SessionTable"]!);
+                if (Environment.GetEnvironmentVariable("CLI_TEST_LOG") is not null)
+                {
+                    builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug);
+                }
+            },
+            TestContext.Current.CancellationToken);
+        return new CliHost(host, azurite.ConnectionString, values["BitsStorage:UploadContainer"]!, values["BitsStorage:SessionTable"]!);
     }
 
     public Uri Url(string path) => new(UploadBase, path);
@@ -81,9 +73,5 @@ public sealed class CliHost : IAsyncDisposable
         return count;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

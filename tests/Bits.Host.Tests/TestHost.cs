@@ -3,15 +3,8 @@ using System.Net.Sockets;
 using System.Text;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
-using Bits.Host;
 using Bits.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 [assembly: AssemblyFixture(typeof(AzuriteFixture))]
 
@@ -58,57 +51,43 @@ public sealed record StorageNames(string ConnectionString, string UploadContaine
     }
 }
 
-/// <summary>The real Kestrel host (<see cref="BitsHostApp"/>) on a free loopback port.</summary>
+/// <summary>The real Kestrel host (<see cref="BitsHostApp"/>) on a free loopback port (started by <see cref="Bits.Load.InProcessHost"/>).</summary>
 public sealed class TestHost : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly Bits.Load.InProcessHost _host;
 
-    private TestHost(WebApplication app, Uri root)
+    private TestHost(Bits.Load.InProcessHost host)
     {
-        _app = app;
-        Root = root;
-        UploadBase = new Uri(root, "uploads/");
+        _host = host;
+        UploadBase = new Uri(host.Root, "uploads/");
     }
 
-    public Uri Root { get; }
+    public Uri Root => _host.Root;
 
     public Uri UploadBase { get; }
 
-    public IServiceProvider Services => _app.Services;
+    public IServiceProvider Services => _host.Services;
 
     public static async Task<TestHost> StartAsync(StorageNames storage, IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
-        var app = BitsHostApp.Build([], builder =>
+        var values = new Dictionary<string, string?>
         {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var values = new Dictionary<string, string?>
-            {
-                ["BitsStorage:ConnectionString"] = storage.ConnectionString,
-                ["BitsStorage:UploadContainer"] = storage.UploadContainer,
-                ["BitsStorage:StagingContainer"] = storage.StagingContainer,
-                ["BitsStorage:SessionTable"] = storage.SessionTable,
-            };
-            foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-            {
-                values[key] = value;
-            }
+            ["BitsStorage:ConnectionString"] = storage.ConnectionString,
+            ["BitsStorage:UploadContainer"] = storage.UploadContainer,
+            ["BitsStorage:StagingContainer"] = storage.StagingContainer,
+            ["BitsStorage:SessionTable"] = storage.SessionTable,
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
 
-            builder.Configuration.AddInMemoryCollection(values);
-            configure?.Invoke(builder);
-        });
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestHost(app, new Uri(address.TrimEnd('/') + "/"));
+        return new TestHost(await Bits.Load.InProcessHost.StartAsync(values, configure, TestContext.Current.CancellationToken));
     }
 
     public Uri Url(string path) => new(UploadBase, path);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }
 
 /// <summary>Sends a request exactly as written (no URL normalisation) and returns status and headers.</summary>

@@ -9,11 +9,6 @@ using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Bits.Host;
 using Bits.Testing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -75,21 +70,20 @@ public sealed class LogCollector : ILoggerProvider
     }
 }
 
-/// <summary>The Kestrel host (<see cref="BitsHostApp"/>) in this process, on a free loopback port.</summary>
+/// <summary>The Kestrel host (<see cref="BitsHostApp"/>) in this process, on a free loopback port (started by <see cref="Bits.Load.InProcessHost"/>).</summary>
 public sealed class InProcessHost : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly Bits.Load.InProcessHost _host;
 
-    private InProcessHost(WebApplication app, Uri root, LogCollector logs)
+    private InProcessHost(Bits.Load.InProcessHost host, LogCollector logs)
     {
-        _app = app;
-        Root = root;
+        _host = host;
         Logs = logs;
     }
 
-    public Uri Root { get; }
+    public Uri Root => _host.Root;
 
-    public IServiceProvider Services => _app.Services;
+    public IServiceProvider Services => _host.Services;
 
     public LogCollector Logs { get; }
 
@@ -107,40 +101,34 @@ public sealed class InProcessHost : IAsyncDisposable
         }
 
         var logs = new LogCollector();
-        var app = BitsHostApp.Build([], builder =>
-        {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            builder.Logging.AddProvider(logs);
-            builder.Configuration.AddInMemoryCollection(values);
-            if (time is not null)
+        var host = await Bits.Load.InProcessHost.StartAsync(
+            values,
+            builder =>
             {
-                builder.Services.AddSingleton(time);
-            }
+                builder.Logging.AddProvider(logs);
+                if (time is not null)
+                {
+                    builder.Services.AddSingleton(time);
+                }
 
-            if (retry is not null)
-            {
-                var connectionString = values["BitsStorage:ConnectionString"]!;
-                var blobOptions = new BlobClientOptions();
-                retry.Apply(blobOptions.Retry);
-                var tableOptions = new TableClientOptions();
-                retry.Apply(tableOptions.Retry);
-                builder.Services.AddSingleton(new BlobServiceClient(connectionString, blobOptions));
-                builder.Services.AddSingleton(new TableServiceClient(connectionString, tableOptions));
-            }
-        });
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new InProcessHost(app, new Uri(address.TrimEnd('/') + "/"), logs);
+                if (retry is not null)
+                {
+                    var connectionString = values["BitsStorage:ConnectionString"]!;
+                    var blobOptions = new BlobClientOptions();
+                    retry.Apply(blobOptions.Retry);
+                    var tableOptions = new TableClientOptions();
+                    retry.Apply(tableOptions.Retry);
+                    builder.Services.AddSingleton(new BlobServiceClient(connectionString, blobOptions));
+                    builder.Services.AddSingleton(new TableServiceClient(connectionString, tableOptions));
+                }
+            },
+            TestContext.Current.CancellationToken);
+        return new InProcessHost(host, logs);
     }
 
     public Uri Url(string path) => new(Root, "uploads/" + path);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }
 
 /// <summary>

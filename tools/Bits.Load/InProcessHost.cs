@@ -75,36 +75,55 @@ public sealed class InProcessHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<InProcessHost> StartAsync(
+    public static Task<InProcessHost> StartAsync(
         StorageNames storage,
         IDictionary<string, string?>? settings = null,
         Action<WebApplicationBuilder>? configure = null,
         bool logWarnings = false,
         CancellationToken cancellationToken = default)
     {
+        var values = new Dictionary<string, string?>
+        {
+            ["BitsStorage:ConnectionString"] = storage.ConnectionString,
+            ["BitsStorage:UploadContainer"] = storage.UploadContainer,
+            ["BitsStorage:StagingContainer"] = storage.StagingContainer,
+            ["BitsStorage:SessionTable"] = storage.SessionTable,
+            ["Bits:Janitor:Enabled"] = "false",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        return StartAsync(
+            values,
+            builder =>
+            {
+                if (logWarnings)
+                {
+                    builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+                }
+
+                configure?.Invoke(builder);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts the host with exactly <paramref name="settings"/> as configuration, no log providers (add them in
+    /// <paramref name="configure"/>), on 127.0.0.1 with a port of the OS's choosing. The one way the load test, the
+    /// benchmark and the test projects start a host in their own process.
+    /// </summary>
+    public static async Task<InProcessHost> StartAsync(
+        IReadOnlyDictionary<string, string?> settings,
+        Action<WebApplicationBuilder>? configure = null,
+        CancellationToken cancellationToken = default)
+    {
         var app = BitsHostApp.Build([], builder =>
         {
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             builder.Logging.ClearProviders();
-            if (logWarnings)
-            {
-                builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
-            }
-
-            var values = new Dictionary<string, string?>
-            {
-                ["BitsStorage:ConnectionString"] = storage.ConnectionString,
-                ["BitsStorage:UploadContainer"] = storage.UploadContainer,
-                ["BitsStorage:StagingContainer"] = storage.StagingContainer,
-                ["BitsStorage:SessionTable"] = storage.SessionTable,
-                ["Bits:Janitor:Enabled"] = "false",
-            };
-            foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-            {
-                values[key] = value;
-            }
-
-            builder.Configuration.AddInMemoryCollection(values);
+            builder.Configuration.AddInMemoryCollection(settings);
             configure?.Invoke(builder);
         });
         await app.StartAsync(cancellationToken);
