@@ -101,8 +101,7 @@ internal sealed partial class BitsAuthenticator(
             if (result.KeysUnavailable)
             {
                 Log.KeysUnavailable(logger, area.Name, result.Failure ?? "unknown");
-                return Count(BitsResponse.Failure(new BitsError(
-                    BitsErrorKind.InternalError, 503, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, "Token signing keys are unavailable; retry.")), area, BearerScheme);
+                return Count(BitsResponse.Failure(BitsError.DependencyUnavailable("Token signing keys are unavailable; retry.")), area, BearerScheme);
             }
 
             if (!result.IsValid)

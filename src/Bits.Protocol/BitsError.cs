@@ -17,6 +17,9 @@ public static class BitsHResults
     public const uint BG_E_TOO_LARGE = 0x80200020;
     public const uint BG_E_HTTP_ERROR_BASE = 0x80190000;
 
+    /// <summary>BG_E_HTTP_ERROR_503: what the client itself derives from a bare 503; sent with every transient 503 (rule 6a.11).</summary>
+    public const uint BG_E_HTTP_ERROR_503 = 0x801901F7;
+
     /// <summary>BG_E_HTTP_ERROR_nnn: the client's code for a raw HTTP status.</summary>
     public static uint HttpError(int status) => BG_E_HTTP_ERROR_BASE + (uint)status;
 
@@ -45,6 +48,7 @@ public enum BitsErrorKind
     BackEndFailed = 13,
     NotFound = 14,
     ServerBusy = 15,
+    BodyIncomplete = 16,
 }
 
 /// <summary>A protocol error as a value: HTTP status, HRESULT and context, plus a message for logs.</summary>
@@ -72,13 +76,27 @@ public sealed record BitsError(BitsErrorKind Kind, int StatusCode, uint HResult,
     public static BitsError FragmentTooLarge(string message) =>
         new(BitsErrorKind.FragmentTooLarge, 413, BitsHResults.HttpError(413), BitsErrorContext.RemoteFile, message);
 
-    /// <summary>A transient storage failure: a 5xx the client retries.</summary>
+    /// <summary>A transient storage failure: 503 + BG_E_HTTP_ERROR_503, which the client retries (rule 6a.11).</summary>
     public static BitsError StorageUnavailable(string message) =>
-        new(BitsErrorKind.StorageUnavailable, 503, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, message);
+        new(BitsErrorKind.StorageUnavailable, 503, BitsHResults.BG_E_HTTP_ERROR_503, BitsErrorContext.RemoteFile, message);
 
-    /// <summary>503: the server is at its limit of fragment memory; a 5xx the client retries.</summary>
+    /// <summary>503: the server is at its limit of fragment memory; the client retries (rule 6a.11).</summary>
     public static BitsError ServerBusy(string message) =>
-        new(BitsErrorKind.ServerBusy, 503, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, message);
+        new(BitsErrorKind.ServerBusy, 503, BitsHResults.BG_E_HTTP_ERROR_503, BitsErrorContext.RemoteFile, message);
+
+    /// <summary>
+    /// 503: something the server depends on (for example the token issuer's signing keys) is unreachable for now; the
+    /// client retries (rule 6a.11).
+    /// </summary>
+    public static BitsError DependencyUnavailable(string message) =>
+        new(BitsErrorKind.StorageUnavailable, 503, BitsHResults.BG_E_HTTP_ERROR_503, BitsErrorContext.RemoteFile, message);
+
+    /// <summary>
+    /// 503: a Fragment body that ended early or was cut for arriving too slowly. Transient (rule 6a.10): the client sends
+    /// the range again; nothing of the body was stored.
+    /// </summary>
+    public static BitsError BodyIncomplete(string message) =>
+        new(BitsErrorKind.BodyIncomplete, 503, BitsHResults.BG_E_HTTP_ERROR_503, BitsErrorContext.RemoteFile, message);
 
     public static BitsError InternalError(string message) =>
         new(BitsErrorKind.InternalError, 500, BitsHResults.E_FAIL, BitsErrorContext.RemoteFile, message);

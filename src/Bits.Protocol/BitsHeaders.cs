@@ -8,7 +8,11 @@ public static class BitsHeaders
     public const string SupportedProtocols = "BITS-Supported-Protocols";
     public const string Protocol = "BITS-Protocol";
     public const string ReceivedContentRange = "BITS-Received-Content-Range";
+    /// <summary>The error HRESULT as the Win32 pages and IIS name it; sent on every error Ack (rule 6a.12).</summary>
     public const string ErrorCode = "BITS-Error-Code";
+
+    /// <summary>The same HRESULT under the name [MC-BUP] section 2.2.1.2 uses; sent beside <see cref="ErrorCode"/> (rule 6a.12).</summary>
+    public const string Error = "BITS-Error";
     public const string ErrorContext = "BITS-Error-Context";
     public const string HostId = "BITS-Host-Id";
     public const string ReplyUrl = "BITS-Reply-URL";

@@ -272,9 +272,10 @@ public sealed partial class BitsProtocolHandler
 
         if (bodyFailure is not null)
         {
-            // Rule 6a.1: a body that never fully arrived stores nothing.
+            // Rules 6a.1 and 6a.10: a body that never fully arrived stores nothing, and the failure is transient (the
+            // connection dropped or the body was too slow), so the client is told to retry, not that its request is bad.
             Log.BodyIncomplete(_logger, session.Id, contentLength, bodyFailure);
-            return Fail(BitsError.InvalidArgument("The fragment body ended before Content-Length bytes arrived; nothing was stored."), request);
+            return Fail(BitsError.BodyIncomplete("The fragment body ended before Content-Length bytes arrived; nothing was stored. Send the range again."), request);
         }
 
         var (ack, received) = await AppendAsync(session, range, buffer.Memory, echo, cancellationToken);

@@ -20,7 +20,9 @@ public sealed class BitsResponse
 
         if (error is not null)
         {
-            _headers.Add(new(BitsHeaders.ErrorCode, BitsHResults.Format(error.HResult)));
+            var code = BitsHResults.Format(error.HResult);
+            _headers.Add(new(BitsHeaders.ErrorCode, code));
+            _headers.Add(new(BitsHeaders.Error, code));
             _headers.Add(new(BitsHeaders.ErrorContext, BitsHResults.Format(error.Context)));
         }
     }

@@ -56,12 +56,28 @@ public sealed class BitsServerOptions
 /// <summary>Checks <see cref="BitsServerOptions"/> at start-up with precise messages.</summary>
 public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOptions>
 {
+    /// <summary>The smallest fragment Windows sends after a 413 (rule 6a.16); a lower limit would stall every upload.</summary>
+    public const long MinimumMaxFragmentBytes = 5120;
+
+    private readonly BitsHostLimits _limits;
+
+    /// <summary>Validates for the self-hosted (Kestrel) limits.</summary>
+    public BitsServerOptionsValidator()
+        : this(Options.Create(new BitsHostLimits()))
+    {
+    }
+
+    public BitsServerOptionsValidator(IOptions<BitsHostLimits> limits)
+    {
+        _limits = limits.Value;
+    }
+
     public ValidateOptionsResult Validate(string? name, BitsServerOptions options)
     {
         var failures = new List<string>();
-        if (options.MaxFragmentBytes is < 1 or > 100L * 1024 * 1024)
+        if (options.MaxFragmentBytes is < MinimumMaxFragmentBytes or > 100L * 1024 * 1024)
         {
-            failures.Add($"Bits:MaxFragmentBytes must be between 1 and 104857600 (Azure's append-block limit); it is {options.MaxFragmentBytes}.");
+            failures.Add($"Bits:MaxFragmentBytes must be between 5120 (Windows never sends a fragment smaller than 5 KB, even after a 413) and 104857600 (Azure's append-block limit); it is {options.MaxFragmentBytes}.");
         }
 
         if (options.FragmentMemoryBytes < 1024 * 1024)
@@ -104,7 +120,7 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
-    private static void ValidateArea(string name, BitsUploadAreaOptions area, Dictionary<string, string> prefixes, List<string> failures)
+    private void ValidateArea(string name, BitsUploadAreaOptions area, Dictionary<string, string> prefixes, List<string> failures)
     {
         var key = $"Bits:Areas:{name}";
         if (!BitsAreaCatalog.AreaName.IsMatch(name))
@@ -164,9 +180,9 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
             }
         }
 
-        if (area.NotificationTimeout <= TimeSpan.Zero || area.NotificationTimeout > TimeSpan.FromMinutes(5))
+        if (area.NotificationTimeout <= TimeSpan.Zero || area.NotificationTimeout > _limits.MaxNotificationTimeout)
         {
-            failures.Add($"{key}:NotificationTimeout must be between 0 and 5 minutes (the Windows client waits at most 5 minutes for an Ack).");
+            failures.Add($"{key}:NotificationTimeout must be more than 0 and at most {_limits.MaxNotificationTimeout} on this host ({_limits.MaxNotificationTimeoutReason}); it is {area.NotificationTimeout}.");
         }
 
         CheckQueue(area.CompletionQueue, $"{key}:CompletionQueue", failures);
@@ -184,4 +200,23 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
     public static bool IsContainerName(string value) =>
         value.Length is >= 3 and <= 63 && value.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')
         && !value.StartsWith('-') && !value.EndsWith('-') && !value.Contains("--", StringComparison.Ordinal);
+}
+
+/// <summary>
+/// Limits that depend on where the server runs, not on configuration (rule 6a.14). The Kestrel host keeps the
+/// defaults; the Functions app lowers them for Azure's front ends.
+/// </summary>
+public sealed class BitsHostLimits
+{
+    /// <summary>Self-hosted: below the Windows client's 5-minute response timer, with a minute to spare for the upload.</summary>
+    public static readonly TimeSpan SelfHostedMaxNotificationTimeout = TimeSpan.FromMinutes(4);
+
+    /// <summary>Behind Azure's front ends, which cut an HTTP-triggered function's request at 230 s.</summary>
+    public static readonly TimeSpan AzureFrontEndMaxNotificationTimeout = TimeSpan.FromSeconds(200);
+
+    /// <summary>The longest <c>NotificationTimeout</c> an area may have on this host.</summary>
+    public TimeSpan MaxNotificationTimeout { get; set; } = SelfHostedMaxNotificationTimeout;
+
+    /// <summary>Why <see cref="MaxNotificationTimeout"/> is what it is, for the start-up message.</summary>
+    public string MaxNotificationTimeoutReason { get; set; } = "the Windows client abandons a request after 5 minutes";
 }

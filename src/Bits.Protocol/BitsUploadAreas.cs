@@ -52,8 +52,11 @@ public sealed class BitsUploadAreaOptions
     /// <summary>IIS BITSServerNotificationURL; relative URLs resolve against the upload URL's directory.</summary>
     public string? NotificationUrl { get; set; }
 
-    /// <summary>How long the back-end may take to answer (at most 5 minutes, the Windows client's response timer).</summary>
-    public TimeSpan NotificationTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// How long the back-end may take to answer: 3 minutes by default; at most 4 minutes on the Kestrel host (the
+    /// Windows client's response timer is 5) and 200 s in the Functions app (Azure's front ends cut requests at 230 s).
+    /// </summary>
+    public TimeSpan NotificationTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
     /// <summary>Storage queue that receives a JSON completion event after each publish; empty for none.</summary>
     public string? CompletionQueue { get; set; }

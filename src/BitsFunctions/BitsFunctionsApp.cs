@@ -24,6 +24,13 @@ public static class BitsFunctionsApp
     {
         services.AddBitsUploadServer(configuration);
 
+        // Azure's front ends cut an HTTP-triggered function's request at 230 s: a back-end may take at most 200 s.
+        services.Configure<BitsHostLimits>(limits =>
+        {
+            limits.MaxNotificationTimeout = BitsHostLimits.AzureFrontEndMaxNotificationTimeout;
+            limits.MaxNotificationTimeoutReason = "Azure's front ends cut an HTTP-triggered function's request at 230 s";
+        });
+
         // The janitor runs from BitsJanitorFunction's timer here, not from the hosted service.
         services.PostConfigure<BitsJanitorOptions>(janitor => janitor.HostedService = false);
         services.AddBitsTelemetry(configuration).UseFunctionsWorkerDefaults();

@@ -255,7 +255,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         using var response = await http.SendAsync(With(HttpBits.Packet(host.Url("api/x.bin"), "Ping"), "Bearer " + Token()), Ct);
 
         response.AssertAck(503);
-        Assert.Equal("0x80004005", response.Header("BITS-Error-Code"));
+        Assert.Equal("0x801901F7", response.Header("BITS-Error-Code")); // rule 6a.11: BG_E_HTTP_ERROR_503, not E_FAIL
     }
 
     [Fact]

@@ -50,6 +50,9 @@ public static class HttpBits
         Assert.Equal(status, (int)response.StatusCode);
         Assert.Equal("Ack", response.Header("BITS-Packet-Type"));
         Assert.Equal(0, response.Content.Headers.ContentLength);
+
+        // Rule 6a.12: every error Ack names its HRESULT under both names, with the same value.
+        Assert.Equal(response.Header("BITS-Error-Code"), response.Header("BITS-Error"));
     }
 
     public static async Task<string> CreateSessionAsync(this HttpClient http, Uri url)

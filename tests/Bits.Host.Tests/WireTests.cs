@@ -100,6 +100,7 @@ public class WireTests(AzuriteFixture azurite)
 
         ack.AssertAck(400);
         Assert.Equal("0x80070057", ack.Header("BITS-Error-Code"));
+        Assert.Equal("0x80070057", ack.Header("BITS-Error")); // rule 6a.12: the [MC-BUP] name too
         Assert.Equal("0x5", ack.Header("BITS-Error-Context"));
         Assert.Equal(id, ack.Header("BITS-Session-Id"));
     }

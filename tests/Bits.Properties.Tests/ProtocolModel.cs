@@ -125,6 +125,7 @@ public sealed class ProtocolModel
 
     private const string InvalidArg = "0x80070057";
     private const string SessionNotFound = "0x8020001F";
+    private const string HttpError503 = "0x801901F7";
     private const string TooLarge = "0x80200020";
     private const string AccessDenied = "0x80070005";
     private const string FragmentTooLarge = "0x8019019D";
@@ -267,8 +268,8 @@ public sealed class ProtocolModel
 
         if (packet.Body.Length < length)
         {
-            // Rule 6a.1: a body that never fully arrived stores nothing.
-            return Error(400, InvalidArg);
+            // Rules 6a.1 and 6a.10: a body that never fully arrived stores nothing and is transient (the client resends).
+            return Error(503, HttpError503);
         }
 
         var received = session.Data.Count;

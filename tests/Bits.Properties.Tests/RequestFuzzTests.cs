@@ -138,6 +138,10 @@ public partial class RequestFuzzTests
         {
             yield return $"{status} with error code '{code}' and context '{errorContext}'";
         }
+        else if (response.GetHeader(BitsHeaders.Error) != code)
+        {
+            yield return $"{status} with BITS-Error '{response.GetHeader(BitsHeaders.Error)}' differing from BITS-Error-Code '{code}'";
+        }
         else if (code == "0x80004005")
         {
             yield return $"{status} E_FAIL: the handler hit an unexpected fault";

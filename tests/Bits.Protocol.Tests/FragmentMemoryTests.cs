@@ -160,7 +160,7 @@ public class FragmentMemoryTests
         gate.Open();
         var held = await holding;
 
-        AckAssert.IsError(busy, 503, BitsHResults.E_FAIL);
+        AckAssert.IsError(busy, 503, BitsHResults.BG_E_HTTP_ERROR_503);
         AckAssert.IsAck(held, 200);
         AckAssert.Received(held, MiB);
     }

@@ -221,7 +221,7 @@ public class FragmentTests
         });
         var next = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(1000), 0, 10);
 
-        AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.IsError(ack, 503, BitsHResults.BG_E_HTTP_ERROR_503); // rule 6a.10: transient, the client resends
         AckAssert.Received(next, 10);
     }
 
@@ -246,7 +246,8 @@ public class FragmentTests
         // Fake time never reaches the 30 s wait for memory: a buffer that was not given back shows as a timeout here.
         var whole = await harness.FragmentAsync(Path, id, file, 0, declared).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
 
-        AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        // Rule 6a.10: transient, so Windows retries the range instead of failing the job.
+        AckAssert.IsError(ack, 503, BitsHResults.BG_E_HTTP_ERROR_503);
         AckAssert.IsAck(probe, 416);
         AckAssert.Received(probe, 0);
         AckAssert.IsAck(whole, 200);

@@ -54,6 +54,7 @@ internal static class AckAssert
     {
         IsAck(response, status);
         Assert.Equal(BitsHResults.Format(hresult), response.GetHeader(BitsHeaders.ErrorCode));
+        Assert.Equal(BitsHResults.Format(hresult), response.GetHeader(BitsHeaders.Error)); // rule 6a.12
         Assert.Equal(context, response.GetHeader(BitsHeaders.ErrorContext));
         Assert.Null(response.GetHeader(BitsHeaders.Protocol));
     }

@@ -13,7 +13,7 @@ public class StoreFaultTests
 
         var ack = await handler.HandleAsync(BitsRequests.Close("/f.bin", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"), TestContext.Current.CancellationToken);
 
-        AckAssert.IsError(ack, 503, BitsHResults.E_FAIL);
+        AckAssert.IsError(ack, 503, BitsHResults.BG_E_HTTP_ERROR_503);
     }
 
     [Fact]

@@ -152,4 +152,45 @@ public class UploadAreaTests
     {
         Assert.True(new BitsServerOptionsValidator().Validate(null, Options()).Succeeded);
     }
+
+    [Fact]
+    public void NotificationTimeout_DefaultsToThreeMinutes()
+    {
+        // Rule 6a.14: the old default (5 minutes) equalled the client's response timer, so a slow back-end's Ack came too late.
+        Assert.Equal(TimeSpan.FromMinutes(3), new BitsUploadAreaOptions().NotificationTimeout);
+    }
+
+    [Theory]
+    [InlineData("00:04:00", true)]
+    [InlineData("00:04:01", false)]
+    [InlineData("00:05:00", false)]
+    public void NotificationTimeout_OnTheSelfHostedServer_IsAtMostFourMinutes(string timeout, bool valid)
+    {
+        var options = new BitsServerOptions();
+        options.Areas["reply"] = new BitsUploadAreaOptions
+        {
+            PathPrefix = "reply", NotificationType = BitsNotificationType.ByValue, NotificationUrl = "http://127.0.0.1:9/b",
+            NotificationTimeout = TimeSpan.Parse(timeout, System.Globalization.CultureInfo.InvariantCulture),
+        };
+
+        var result = new BitsServerOptionsValidator().Validate(null, options);
+
+        Assert.Equal(valid, result.Succeeded);
+    }
+
+    [Theory]
+    [InlineData(5119, false)]
+    [InlineData(5120, true)]
+    [InlineData(1, false)]
+    public void MaxFragmentBytes_BelowFiveKiB_IsRefusedAtStartUp(long max, bool valid)
+    {
+        // Rule 6a.16: Windows never shrinks a fragment below 5 KB after a 413, so a smaller limit stalls every upload.
+        var result = new BitsServerOptionsValidator().Validate(null, new BitsServerOptions { MaxFragmentBytes = max });
+
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains("Bits:MaxFragmentBytes must be between 5120", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
 }

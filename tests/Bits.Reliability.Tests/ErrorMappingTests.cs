@@ -5,12 +5,13 @@ namespace Bits.Reliability.Tests;
 
 /// <summary>
 /// How storage failures reach the BITS client: every transient failure (503 from storage, a reset connection, no answer
-/// within the SDK's network timeout) becomes a 5xx Ack with <c>BITS-Error-Code: 0x80004005</c>, which Windows retries;
+/// within the SDK's network timeout) becomes a 503 Ack with <c>BITS-Error-Code: 0x801901F7</c> (BG_E_HTTP_ERROR_503, rule
+/// 6a.11: what the client itself derives from a bare 503), which Windows retries;
 /// never <c>0x8020001F</c> (BG_E_SESSION_NOT_FOUND), which would make it throw the session away, while the session exists.
 /// </summary>
 public class ErrorMappingTests(AzuriteFixture azurite)
 {
-    private const uint E_FAIL = 0x80004005;
+    private const uint BG_E_HTTP_ERROR_503 = 0x801901F7;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -51,7 +52,7 @@ public class ErrorMappingTests(AzuriteFixture azurite)
         foreach (var ack in new[] { fragment, close })
         {
             Assert.Equal(503, ack.StatusCode);
-            Assert.Equal(BitsPackets.Hex(E_FAIL), BitsPackets.Hex(ack.ErrorCode));
+            Assert.Equal(BitsPackets.Hex(BG_E_HTTP_ERROR_503), BitsPackets.Hex(ack.ErrorCode));
             Assert.Equal(id, ack.SessionId);
             Assert.True(ack.IsAckPacket);
         }
@@ -116,7 +117,7 @@ public class ErrorMappingTests(AzuriteFixture azurite)
 
         Assert.Equal(1, failing.Applied);
         Assert.Equal(503, failed.StatusCode);
-        Assert.Equal(BitsPackets.Hex(E_FAIL), BitsPackets.Hex(failed.ErrorCode));
+        Assert.Equal(BitsPackets.Hex(BG_E_HTTP_ERROR_503), BitsPackets.Hex(failed.ErrorCode));
         Assert.Null(failed.ReceivedContentRange);
         Assert.Equal(416, next.StatusCode); // nothing was stored: the server asks for offset 0 again
         Assert.Equal(0, next.ReceivedContentRange);

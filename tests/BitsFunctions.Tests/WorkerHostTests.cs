@@ -28,4 +28,36 @@ public class WorkerHostTests
         Assert.Equal(BitsFunctionsApp.MaxRequestBodyBytes, kestrel.Limits.MaxRequestBodySize);
         Assert.True(kestrel.Limits.MaxRequestBodySize >= host.Services.GetRequiredService<IOptions<BitsServerOptions>>().Value.MaxFragmentBytes);
     }
+
+    [Theory]
+    [InlineData("00:03:20", true)]
+    [InlineData("00:03:21", false)]
+    public void NotificationTimeout_InTheFunctionsApp_IsAtMost200Seconds(string timeout, bool valid)
+    {
+        // Rule 6a.14: Azure's front ends cut an HTTP-triggered function's request at 230 s.
+        var builder = FunctionsApplication.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(RepoFiles.SampleConfiguration());
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Bits:Areas:reply:PathPrefix"] = "reply",
+            ["Bits:Areas:reply:NotificationType"] = "ByValue",
+            ["Bits:Areas:reply:NotificationUrl"] = "http://127.0.0.1:9/backend",
+            ["Bits:Areas:reply:NotificationTimeout"] = timeout,
+        });
+        builder.ConfigureFunctionsWebApplication();
+        BitsFunctionsApp.ConfigureServices(builder.Services, builder.Configuration);
+        using var host = builder.Build();
+
+        var read = () => host.Services.GetRequiredService<IOptions<BitsServerOptions>>().Value;
+
+        if (valid)
+        {
+            Assert.Equal(TimeSpan.Parse(timeout, System.Globalization.CultureInfo.InvariantCulture), read().Areas["reply"].NotificationTimeout);
+        }
+        else
+        {
+            var error = Assert.Throws<OptionsValidationException>(read);
+            Assert.Contains("NotificationTimeout must be more than 0 and at most 00:03:20", error.Message, StringComparison.Ordinal);
+        }
+    }
 }
