@@ -2,6 +2,7 @@ using Bits.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Bits.AspNetCore;
 
@@ -20,6 +21,14 @@ public static class BitsHttp
         if (await BitsAuthentication.AuthenticateAsync(context, routePrefix) is { } refusal)
         {
             await WriteAsync(context, refusal);
+            return;
+        }
+
+        if (!IsUnderPrefix(context, routePrefix))
+        {
+            // Issue 12, point 11: a target that reaches the route only after decoding or normalisation (/%75ploads/x)
+            // names no file under the route as sent.
+            await WriteAsync(context, BitsResponse.Failure(BitsError.InvalidArgument("The request target is not under the upload route as sent.")));
             return;
         }
 
@@ -60,13 +69,16 @@ public static class BitsHttp
             }
         }
 
-        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         var query = http.QueryString.HasValue ? http.QueryString.Value! : string.Empty;
+        var pathAndQuery = RawTargetPath(context) + query;
+        IServiceProvider? services = context.RequestServices;
+        var publicBase = services?.GetService<IOptions<BitsServerOptions>>()?.Value.PublicBaseUrl;
         return new BitsRequest
         {
             Method = method,
             RawPath = RawPathUnder(context, routePrefix),
-            Url = AbsoluteUrl(context, target),
+            Url = publicBase is not null ? UnderBase(publicBase, pathAndQuery) : AbsoluteUrl(context, pathAndQuery),
+            BackEndUrl = publicBase is not null ? UnderBase(publicBase, pathAndQuery) : LocalUrl(context, pathAndQuery),
             Query = query,
             Range = Header(http, "Range"),
             PacketType = Header(http, BitsHeaders.PacketType),
@@ -103,16 +115,33 @@ public static class BitsHttp
     }
 
     /// <summary>The URL as the client sent it; behind a TLS-terminating front end, <c>X-Forwarded-Proto</c> gives the scheme.</summary>
-    private static Uri? AbsoluteUrl(HttpContext context, string? rawTarget)
+    private static Uri? AbsoluteUrl(HttpContext context, string pathAndQuery)
     {
         var request = context.Request;
         var scheme = request.Headers.TryGetValue("X-Forwarded-Proto", out var forwarded) && forwarded.ToString() is "https" or "http"
             ? forwarded.ToString()
             : request.Scheme;
-        var pathAndQuery = string.IsNullOrEmpty(rawTarget) || rawTarget[0] != '/'
-            ? (request.PathBase + request.Path).ToUriComponent() + request.QueryString.ToUriComponent()
-            : rawTarget;
         return Uri.TryCreate($"{scheme}://{request.Host.ToUriComponent()}{pathAndQuery}", UriKind.Absolute, out var url) ? url : null;
+    }
+
+    /// <summary>The raw path and query appended to <c>Bits:PublicBaseUrl</c> (whose own path, if any, comes first).</summary>
+    private static Uri? UnderBase(Uri publicBase, string pathAndQuery) =>
+        Uri.TryCreate(publicBase.GetLeftPart(UriPartial.Path).TrimEnd('/') + pathAndQuery, UriKind.Absolute, out var url) ? url : null;
+
+    /// <summary>Without <c>Bits:PublicBaseUrl</c>: the address and port the connection arrived on, never a request header.</summary>
+    private static Uri? LocalUrl(HttpContext context, string pathAndQuery)
+    {
+        var connection = context.Connection;
+        if (connection.LocalIpAddress is not { } address)
+        {
+            return null;
+        }
+
+        var host = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "[" + address.ToString().Split('%')[0] + "]" : address.ToString();
+        return Uri.TryCreate(
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{context.Request.Scheme}://{host}:{connection.LocalPort}{pathAndQuery}"),
+            UriKind.Absolute,
+            out var url) ? url : null;
     }
 
     /// <summary>
@@ -129,18 +158,27 @@ public static class BitsHttp
     public static bool IsUnderPrefix(HttpContext context, string routePrefix) =>
         StartsWithPrefix(RawTargetPath(context), routePrefix, out _);
 
+    /// <summary>
+    /// The path of the request target exactly as sent. An absolute-form target (<c>http://h/uploads/x</c>) is cut
+    /// textually after its authority, never through <see cref="Uri"/>, which would remove dot segments such as
+    /// <c>%2e%2e</c> before the name check sees them (issue 12, point 11).
+    /// </summary>
     private static string RawTargetPath(HttpContext context)
     {
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
-        if (string.IsNullOrEmpty(raw) || raw[0] != '/')
+        if (string.IsNullOrEmpty(raw))
         {
-            raw = Uri.TryCreate(raw, UriKind.Absolute, out var absolute)
-                ? absolute.AbsolutePath
-                : (context.Request.PathBase + context.Request.Path).ToUriComponent();
+            raw = (context.Request.PathBase + context.Request.Path).ToUriComponent();
+        }
+        else if (raw[0] != '/')
+        {
+            var authority = raw.IndexOf("://", StringComparison.Ordinal);
+            var path = authority < 0 ? -1 : raw.IndexOfAny(['/', '?', '#'], authority + 3);
+            raw = path < 0 ? string.Empty : raw[path] == '/' ? raw[path..] : "/" + raw[path..];
         }
 
-        var query = raw.IndexOf('?', StringComparison.Ordinal);
-        return query >= 0 ? raw[..query] : raw;
+        var end = raw.IndexOfAny(['?', '#']);
+        return end >= 0 ? raw[..end] : raw;
     }
 
     private static bool StartsWithPrefix(string raw, string routePrefix, out int prefixLength)

@@ -37,9 +37,11 @@ public static class BitsServiceCollectionExtensions
         services.TryAddSingleton(sp => CreateQueueServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
         services.TryAddSingleton<IBitsCompletionSink, AzureQueueCompletionSink>();
         services.TryAddSingleton(sp => new BitsNotifier(
-            // One client for the process; pooled connections are recycled so DNS changes of the back-end are seen.
-            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan },
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<BitsNotifier>>()));
+            // One client for the process; pooled connections are recycled so DNS changes of the back-end are seen, and
+            // redirects are never followed (rule 6a.14).
+            new HttpClient(BitsNotifier.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan },
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<BitsNotifier>>(),
+            sp.GetRequiredService<IOptions<BitsServerOptions>>().Value.MaxReplyBytes));
         services.TryAddSingleton<BitsProtocolHandler>();
         services.AddHostedService<AzureBitsStorageInitializer>();
         services.AddBitsJanitor(configuration);

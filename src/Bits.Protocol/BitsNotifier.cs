@@ -22,13 +22,52 @@ public sealed partial class BitsNotifier
     /// <summary>Longest reply URL the Windows client accepts.</summary>
     public const int MaxReplyUrlLength = 2200;
 
+    /// <summary>The query parameter that carries an Azure Functions key; it never travels on (rule 6a.8).</summary>
+    public const string FunctionKeyParameter = "code";
+
     private readonly HttpClient _http;
     private readonly ILogger<BitsNotifier> _logger;
+    private readonly long _maxReplyBytes;
 
-    public BitsNotifier(HttpClient http, ILogger<BitsNotifier> logger)
+    public BitsNotifier(HttpClient http, ILogger<BitsNotifier> logger, long maxReplyBytes = BitsServerOptions.DefaultMaxReplyBytes)
     {
         _http = http;
         _logger = logger;
+        _maxReplyBytes = maxReplyBytes;
+    }
+
+    /// <summary>
+    /// A handler for back-end calls: redirects are never followed (.NET would turn a POST into a GET on 301/302/303, and
+    /// a redirect could send the upload elsewhere); rule 6a.14.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler() => new()
+    {
+        AllowAutoRedirect = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+    };
+
+    /// <summary>
+    /// <paramref name="url"/> without any <c>code</c> query parameter (an Azure Functions key, rule 6a.8); every other
+    /// parameter is kept as sent, in order.
+    /// </summary>
+    public static Uri WithoutFunctionKey(Uri url)
+    {
+        if (url.Query.Length <= 1)
+        {
+            return url;
+        }
+
+        var kept = url.Query[1..].Split('&').Where(pair => !IsFunctionKey(pair)).ToArray();
+        var builder = new UriBuilder(url) { Query = string.Join('&', kept) };
+        return builder.Uri;
+    }
+
+    private static bool IsFunctionKey(string pair)
+    {
+        var equals = pair.IndexOf('=', StringComparison.Ordinal);
+        var name = equals < 0 ? pair : pair[..equals];
+        return name.Equals(FunctionKeyParameter, StringComparison.OrdinalIgnoreCase)
+            || Uri.UnescapeDataString(name.Replace('+', ' ')).Trim().Equals(FunctionKeyParameter, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>
@@ -37,6 +76,7 @@ public sealed partial class BitsNotifier
     /// </summary>
     public static Uri ResolveNotificationUrl(string configured, Uri uploadUrl)
     {
+        uploadUrl = WithoutFunctionKey(uploadUrl);
         var target = new Uri(new Uri(uploadUrl.GetLeftPart(UriPartial.Path)), configured);
         var query = uploadUrl.Query;
         if (query.Length <= 1)
@@ -51,6 +91,7 @@ public sealed partial class BitsNotifier
 
     public async Task<BitsNotificationResult> NotifyAsync(BitsArea area, BitsSession session, Uri uploadUrl, IBitsReplyStore store, CancellationToken cancellationToken)
     {
+        uploadUrl = WithoutFunctionKey(uploadUrl);
         var target = ResolveNotificationUrl(area.NotificationUrl!, uploadUrl);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(area.NotificationTimeout);
@@ -68,7 +109,7 @@ public sealed partial class BitsNotifier
             }
             else
             {
-                var (requestData, responseData) = await store.CreateReferenceUrlsAsync(session, area.NotificationTimeout + TimeSpan.FromMinutes(10), timeout.Token);
+                var (requestData, responseData) = await store.CreateReferenceUrlsAsync(session, area.NotificationTimeout, timeout.Token);
                 request.Headers.TryAddWithoutValidation(RequestDataFileNameHeader, requestData.AbsoluteUri);
                 request.Headers.TryAddWithoutValidation(ResponseDataFileNameHeader, responseData.AbsoluteUri);
                 request.Content = new ByteArrayContent([]);
@@ -78,8 +119,9 @@ public sealed partial class BitsNotifier
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             var status = (int)response.StatusCode;
-            if (status is < 200 or > 299)
+            if (status != 200)
             {
+                // Only 200 is success (W32 "Handling Server Application Errors"); a 3xx is not followed but relayed.
                 Log.BackEndRefused(_logger, session.Id, target.GetLeftPart(UriPartial.Path), status);
                 return Failed(status, $"The server application answered {status}.");
             }
@@ -88,20 +130,39 @@ public sealed partial class BitsNotifier
             if (response.Headers.TryGetValues(StaticResponseUrlHeader, out var values))
             {
                 staticUrl = values.FirstOrDefault()?.Trim();
-                if (staticUrl is null || staticUrl.Length > MaxReplyUrlLength || !Uri.TryCreate(staticUrl, UriKind.Absolute, out var parsed)
-                    || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
+                if (!IsValidStaticUrl(staticUrl))
                 {
-                    return new BitsNotificationResult(null, new BitsError(
-                        BitsErrorKind.InvalidArgument, 400, BitsHResults.E_INVALIDARG, BitsErrorContext.RemoteApplication,
-                        "The server application's BITS-Static-Response-URL is not an absolute http(s) URL of at most 2200 characters."));
+                    // Rule 6a.5: a back-end failure the client retries (never relayed into a header it could break).
+                    Log.BackEndInvalidStaticUrl(_logger, session.Id, target.GetLeftPart(UriPartial.Path));
+                    return Failed(null, "The server application's BITS-Static-Response-URL is not an absolute ASCII http(s) URL of at most 2200 characters.");
                 }
             }
 
             var copy = response.Headers.Contains(CopyFileToDestinationHeader);
             if (staticUrl is null && (area.NotificationType == BitsNotificationType.ByValue || HasBody(response)))
             {
-                await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
-                await store.WriteReplyAsync(session, body, timeout.Token);
+                if (response.Content.Headers.ContentLength > _maxReplyBytes)
+                {
+                    return ReplyTooLarge(session, target);
+                }
+
+                await using var body = new CappedStream(await response.Content.ReadAsStreamAsync(timeout.Token), _maxReplyBytes);
+                try
+                {
+                    await store.WriteReplyAsync(session, body, timeout.Token);
+                }
+                catch (Exception) when (body.Exceeded)
+                {
+                    return ReplyTooLarge(session, target);
+                }
+            }
+            else if (staticUrl is null && area.NotificationType == BitsNotificationType.ByReference)
+            {
+                var written = await store.OpenReplyAsync(session, 0, null, headOnly: true, timeout.Token);
+                if (written.TotalLength > _maxReplyBytes)
+                {
+                    return ReplyTooLarge(session, target);
+                }
             }
 
             Log.BackEndAccepted(_logger, session.Id, target.GetLeftPart(UriPartial.Path), staticUrl is not null, copy);
@@ -126,6 +187,19 @@ public sealed partial class BitsNotifier
         }
     }
 
+    private BitsNotificationResult ReplyTooLarge(BitsSession session, Uri target)
+    {
+        Log.BackEndReplyTooLarge(_logger, session.Id, target.GetLeftPart(UriPartial.Path), _maxReplyBytes);
+        return Failed(null, $"The server application's reply is larger than Bits:MaxReplyBytes ({_maxReplyBytes.ToString(CultureInfo.InvariantCulture)} bytes).");
+    }
+
+    /// <summary>An absolute http(s) URL in printable ASCII (it goes into a response header), at most 2,200 characters.</summary>
+    internal static bool IsValidStaticUrl(string? url) =>
+        url is { Length: > 0 and <= MaxReplyUrlLength }
+        && url.All(c => c is > ' ' and < '\u007F')
+        && Uri.TryCreate(url, UriKind.Absolute, out var parsed)
+        && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps);
+
     /// <summary>Rule 6a.5: the back-end's status where it is 4xx/5xx (else 500), BG_E_HTTP_ERROR_status, context 0x7.</summary>
     private static BitsNotificationResult Failed(int? backEndStatus, string message)
     {
@@ -137,8 +211,76 @@ public sealed partial class BitsNotifier
     private static bool HasBody(HttpResponseMessage response) =>
         response.Content.Headers.ContentLength is > 0 || (response.Content.Headers.ContentLength is null && response.Headers.TransferEncodingChunked == true);
 
+    /// <summary>Reads at most <c>limit</c> bytes; one more byte fails the read and sets <see cref="Exceeded"/>.</summary>
+    private sealed class CappedStream(Stream inner, long limit) : Stream
+    {
+        private long _read;
+
+        public bool Exceeded { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => _read;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        private int Count(int read)
+        {
+            _read += read;
+            if (_read > limit)
+            {
+                Exceeded = true;
+                throw new IOException("The server application's reply exceeds Bits:MaxReplyBytes.");
+            }
+
+            return read;
+        }
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(1105, LogLevel.Warning, "Server application at {Url} gave session {SessionId} an invalid BITS-Static-Response-URL", EventName = "BackEndInvalidStaticUrl")]
+        public static partial void BackEndInvalidStaticUrl(ILogger logger, string sessionId, string url);
+
+        [LoggerMessage(1106, LogLevel.Warning, "Server application at {Url} gave session {SessionId} a reply larger than {MaxReplyBytes} bytes", EventName = "BackEndReplyTooLarge")]
+        public static partial void BackEndReplyTooLarge(ILogger logger, string sessionId, string url, long maxReplyBytes);
+
         [LoggerMessage(1101, LogLevel.Information, "Server application at {Url} accepted session {SessionId} (static reply: {StaticReply}, copy to destination: {Copy})", EventName = "BackEndAccepted")]
         public static partial void BackEndAccepted(ILogger logger, string sessionId, string url, bool staticReply, bool copy);
 

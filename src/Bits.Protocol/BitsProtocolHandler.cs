@@ -89,7 +89,7 @@ public sealed partial class BitsProtocolHandler
 
         if (response.Error is { } error)
         {
-            Log.PacketFailed(_logger, packetType.ToWireName(), request.SessionId, response.StatusCode, BitsHResults.Format(error.HResult), error.Message);
+            Log.PacketFailed(_logger, packetType.ToWireName(), DestinationPath.ForLog(request.SessionId), response.StatusCode, BitsHResults.Format(error.HResult), DestinationPath.ForLog(error.Message)!);
             activity?.SetTag("bits.error_code", BitsHResults.Format(error.HResult));
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
         }
@@ -118,6 +118,12 @@ public sealed partial class BitsProtocolHandler
         if (packetType == default)
         {
             return Result(Fail(BitsError.InvalidArgument("BITS-Packet-Type is missing or unknown."), request));
+        }
+
+        if (DestinationPath.ContainsBidiControl(request.ContentName))
+        {
+            // Issue 12, point 12: a name that displays differently from what it is (U+202E "gpj.exe").
+            return Result(Fail(BitsError.InvalidArgument("Content-Name contains a bidirectional control character."), request));
         }
 
         if (request.ContentLength is not { } contentLength)
@@ -168,6 +174,13 @@ public sealed partial class BitsProtocolHandler
             return BitsResponse.Failure(BitsError.InvalidArgument(problem!));
         }
 
+        if (destination.Area.NotificationType != BitsNotificationType.None && request.Url is not null
+            && ReplyUrl(request.Url, Guid.Empty.ToString("B")).Length > BitsNotifier.MaxReplyUrlLength)
+        {
+            // Refused before any byte is sent: the final Fragment's BITS-Reply-URL could not fit the client's limit.
+            return BitsResponse.Failure(ReplyUrlTooLong());
+        }
+
         if (request.User is { } user && destination.Area.MaxSessionsPerUser > 0 && _store is IBitsExpiryStore expiry
             && await expiry.CountOpenSessionsAsync(user, cancellationToken) >= destination.Area.MaxSessionsPerUser)
         {
@@ -191,7 +204,7 @@ public sealed partial class BitsProtocolHandler
             CreatedAt = _time.GetUtcNow(),
         };
         await _store.CreateSessionAsync(session, cancellationToken);
-        Log.SessionCreated(_logger, session.Id, path);
+        Log.SessionCreated(_logger, session.Id, DestinationPath.ForLog(path)!);
         BitsObservability.ActiveSessions.Add(1);
         return BitsResponse.Ok()
             .With(BitsHeaders.Protocol, BitsHeaders.UploadProtocolGuid)
@@ -458,15 +471,21 @@ public sealed partial class BitsProtocolHandler
     /// </summary>
     private async Task<BitsResponse> NotifyBackEndAsync(BitsRequest request, BitsSession session, BitsArea area, long received, string? echo, CancellationToken cancellationToken)
     {
-        if (_store is not IBitsReplyStore replies || _notifier is null || request.Url is null)
+        if (_store is not IBitsReplyStore replies || _notifier is null || request.Url is null || request.BackEndUrl is null)
         {
             return Fail(BitsError.InternalError("Upload-reply is not available on this server."), request);
+        }
+
+        if (ReplyUrl(request.Url, session.Id).Length > BitsNotifier.MaxReplyUrlLength)
+        {
+            // Checked before the back-end is told: the client could not use the reply (E_INVALIDARG above 2,200 characters).
+            return Fail(ReplyUrlTooLong(), request).WithReceived(received);
         }
 
         var outcome = session.Notification;
         if (outcome is null)
         {
-            var result = await _notifier.NotifyAsync(area, session, request.Url, replies, cancellationToken);
+            var result = await _notifier.NotifyAsync(area, session, request.BackEndUrl, replies, cancellationToken);
             if (result.Error is { } error)
             {
                 return Fail(error, request).WithReceived(received);
@@ -478,6 +497,9 @@ public sealed partial class BitsProtocolHandler
 
         return BitsResponse.Ok().WithSession(echo).WithReceived(received).With(BitsHeaders.ReplyUrl, outcome.StaticReplyUrl ?? ReplyUrl(request.Url, session.Id));
     }
+
+    private static BitsError ReplyUrlTooLong() => BitsError.InvalidArgument(
+        $"The reply URL of this upload would be longer than {BitsNotifier.MaxReplyUrlLength} characters (the Windows client's limit); use a shorter name or query string.");
 
     /// <summary>The absolute URL of a session's reply, served by this endpoint: the upload URL plus <c>bits-reply=&lt;id&gt;</c>.</summary>
     internal static string ReplyUrl(Uri uploadUrl, string sessionId)
@@ -603,7 +625,7 @@ public sealed partial class BitsProtocolHandler
         var elapsed = _time.GetElapsedTime(started);
         BitsObservability.PublishDuration.Record(elapsed.TotalMilliseconds);
         BitsObservability.ActiveSessions.Add(-1);
-        Log.Published(_logger, session.Id, session.Destination, total, elapsed.TotalMilliseconds);
+        Log.Published(_logger, session.Id, DestinationPath.ForLog(session.Destination)!, total, elapsed.TotalMilliseconds);
         await SendCompletionEventAsync(session, area, total, cancellationToken);
         return BitsResponse.Ok().WithSession(echo);
     }

@@ -34,8 +34,18 @@ public sealed class BitsRequest
 
     public Stream Body { get; init; } = Stream.Null;
 
-    /// <summary>The absolute URL the client used (scheme, host, raw path and query), for notifications and reply URLs.</summary>
+    /// <summary>
+    /// The absolute URL of the upload as the client reaches it, for <c>BITS-Reply-URL</c> only (which goes back to this
+    /// client): <c>Bits:PublicBaseUrl</c> plus the raw path and query when set, else the request's own scheme and host.
+    /// </summary>
     public Uri? Url { get; init; }
+
+    /// <summary>
+    /// The absolute URL of the upload for everything sent beyond the client (notification URLs,
+    /// <c>BITS-Original-Request-URL</c>): <c>Bits:PublicBaseUrl</c> plus the raw path and query when set, else the
+    /// address the connection arrived on. Never built from request headers such as <c>Host</c> (issue 12, point 3).
+    /// </summary>
+    public Uri? BackEndUrl { get; init; }
 
     /// <summary>The raw query string including its leading '?', or empty.</summary>
     public string Query { get; init; } = string.Empty;

@@ -46,6 +46,20 @@ public sealed class BitsServerOptions
     /// <summary>Storage queue receiving a JSON event after each publish; empty for none.</summary>
     public string? CompletionQueue { get; set; }
 
+    /// <summary>
+    /// Absolute http(s) base URL of the service as clients reach it (e.g. <c>https://myapp.azurewebsites.net/</c>).
+    /// Notification URLs and <c>BITS-Original-Request-URL</c> are built from it (the request path and query appended),
+    /// never from request headers such as <c>Host</c>; <c>BITS-Reply-URL</c> uses it when set. Required when any
+    /// area's <c>NotificationUrl</c> is relative.
+    /// </summary>
+    public Uri? PublicBaseUrl { get; set; }
+
+    /// <summary>Largest reply a server application may give (by value: its response body; by reference: the reply blob).</summary>
+    public long MaxReplyBytes { get; set; } = DefaultMaxReplyBytes;
+
+    /// <summary>Default of <see cref="MaxReplyBytes"/>: 16 MiB.</summary>
+    public const long DefaultMaxReplyBytes = 16 * 1024 * 1024;
+
     /// <summary>Who may upload to the default area, and to areas without their own rule.</summary>
     public BitsAuthenticationOptions Authentication { get; set; } = new();
 
@@ -108,6 +122,26 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         if (options.MaxSessionsPerUser < 0)
         {
             failures.Add($"Bits:MaxSessionsPerUser must not be negative; it is {options.MaxSessionsPerUser}.");
+        }
+
+        if (options.MaxReplyBytes < 0)
+        {
+            failures.Add($"Bits:MaxReplyBytes must not be negative; it is {options.MaxReplyBytes}.");
+        }
+
+        if (options.PublicBaseUrl is { } publicBase
+            && (!publicBase.IsAbsoluteUri || (publicBase.Scheme != Uri.UriSchemeHttp && publicBase.Scheme != Uri.UriSchemeHttps)
+                || publicBase.Query.Length > 0 || publicBase.Fragment.Length > 0 || publicBase.UserInfo.Length > 0))
+        {
+            failures.Add($"Bits:PublicBaseUrl must be an absolute http(s) URL without user info, query or fragment, e.g. https://myapp.azurewebsites.net/; it is '{publicBase.OriginalString}'.");
+        }
+
+        foreach (var (areaName, area) in options.Areas)
+        {
+            if (options.PublicBaseUrl is null && area.NotificationType != BitsNotificationType.None && IsRelativeUrl(area.NotificationUrl))
+            {
+                failures.Add($"Bits:PublicBaseUrl is required: Bits:Areas:{areaName}:NotificationUrl '{area.NotificationUrl}' is relative, and it is resolved against the public URL of the upload, never against the request's Host header.");
+            }
         }
 
         CheckQueue(options.CompletionQueue, "Bits:CompletionQueue", failures);
@@ -174,7 +208,7 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
             {
                 failures.Add($"{key}:NotificationUrl is longer than 2200 characters.");
             }
-            else if (Uri.TryCreate(area.NotificationUrl, UriKind.Absolute, out var absolute) && absolute.Scheme != Uri.UriSchemeHttp && absolute.Scheme != Uri.UriSchemeHttps)
+            else if (!IsRelativeUrl(area.NotificationUrl) && Uri.TryCreate(area.NotificationUrl, UriKind.Absolute, out var absolute) && absolute.Scheme != Uri.UriSchemeHttp && absolute.Scheme != Uri.UriSchemeHttps)
             {
                 failures.Add($"{key}:NotificationUrl must be an http(s) URL or a relative URL.");
             }
@@ -195,6 +229,10 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
             failures.Add($"{key} '{queue}' is not a valid queue name (3-63 lower-case letters, digits and single hyphens).");
         }
     }
+
+    /// <summary>Whether a configured notification URL is relative (a leading '/' is a path, not a file URL).</summary>
+    public static bool IsRelativeUrl(string? url) =>
+        !string.IsNullOrWhiteSpace(url) && (url.StartsWith('/') || !Uri.TryCreate(url, UriKind.Absolute, out _));
 
     /// <summary>Container and queue names share one rule.</summary>
     public static bool IsContainerName(string value) =>

@@ -37,6 +37,13 @@ public static class DestinationPath
             return false;
         }
 
+        if (rawPath.Contains("%2F", StringComparison.OrdinalIgnoreCase) || rawPath.Contains("%5C", StringComparison.OrdinalIgnoreCase))
+        {
+            // Rule 6a.3: an encoded separator would name a different path on each host (the Functions host decodes it).
+            problem = "The upload URL contains an encoded '/' or '\\' (%2F, %5C).";
+            return false;
+        }
+
         if (!TryPercentDecode(rawPath, out var decoded))
         {
             problem = "The upload URL has an invalid percent-encoding or is not UTF-8.";
@@ -54,6 +61,19 @@ public static class DestinationPath
             if (c == '\\')
             {
                 problem = "The upload URL contains a backslash.";
+                return false;
+            }
+
+            if (c == '%')
+            {
+                // The Functions host re-encodes '%' when it forwards a path, so such a name cannot mean the same on both hosts.
+                problem = "The upload URL names a file whose name contains '%'; '%' is not allowed in file names.";
+                return false;
+            }
+
+            if (IsBidiControl(c))
+            {
+                problem = "The upload URL contains a bidirectional control character.";
                 return false;
             }
         }
@@ -101,6 +121,50 @@ public static class DestinationPath
         name = decoded;
         return true;
     }
+
+    /// <summary>
+    /// Bidirectional controls that can make a name display differently from what it is (U+202E turns
+    /// <c>gpj.exe</c> into what looks like <c>exe.jpg</c>): U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069.
+    /// Other format characters (U+200C, U+200D) are legitimate in Persian, Indic and emoji names.
+    /// </summary>
+    public static bool IsBidiControl(char c) =>
+        c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
+
+    /// <summary>Whether <paramref name="value"/> contains a bidirectional control (<see cref="IsBidiControl"/>).</summary>
+    public static bool ContainsBidiControl(string? value) => value is not null && value.Any(IsBidiControl);
+
+    /// <summary>
+    /// Text safe for a log line: control, format and other non-printing characters (and bidirectional controls) become
+    /// <c>\uXXXX</c>, so a logged name reads as what it is.
+    /// </summary>
+    public static string? ForLog(string? value)
+    {
+        if (value is null || !value.Any(NeedsEscape))
+        {
+            return value;
+        }
+
+        var text = new StringBuilder(value.Length + 16);
+        foreach (var c in value)
+        {
+            if (NeedsEscape(c))
+            {
+                text.Append("\\u").Append(((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                text.Append(c);
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static bool NeedsEscape(char c) =>
+        c == '\\' || IsBidiControl(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Control
+            or System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator
+            or System.Globalization.UnicodeCategory.ParagraphSeparator or System.Globalization.UnicodeCategory.OtherNotAssigned
+            or System.Globalization.UnicodeCategory.PrivateUse;
 
     private static bool TryPercentDecode(string value, out string decoded)
     {

@@ -245,7 +245,7 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
     private async Task<List<BlobItem>> ListStagingAsync(string sessionId, CancellationToken cancellationToken)
     {
         var blobs = new List<BlobItem>();
-        await foreach (var blob in _staging.GetBlobsAsync(new GetBlobsOptions { Prefix = SessionKey(sessionId) + "/" }, cancellationToken))
+        await foreach (var blob in _staging.GetBlobsAsync(new GetBlobsOptions { Prefix = SessionKey(sessionId) + "/", States = BlobStates.Uncommitted }, cancellationToken))
         {
             blobs.Add(blob);
         }

@@ -381,9 +381,10 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         await UnindexUserAsync(session, cancellationToken);
     }
 
+    /// <summary>Every staging blob of the session, uncommitted ones included (a reply the back-end staged but never committed).</summary>
     private async Task DeleteStagingAsync(string sessionId, CancellationToken cancellationToken)
     {
-        await foreach (var blob in _staging.GetBlobsAsync(new GetBlobsOptions { Prefix = SessionKey(sessionId) + "/" }, cancellationToken))
+        await foreach (var blob in _staging.GetBlobsAsync(new GetBlobsOptions { Prefix = SessionKey(sessionId) + "/", States = BlobStates.Uncommitted }, cancellationToken))
         {
             await _staging.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: cancellationToken);
         }

@@ -13,6 +13,49 @@ public class UploadReplyUnitTests
         Assert.Equal(expected, BitsNotifier.ResolveNotificationUrl(configured, new Uri(upload)).AbsoluteUri);
     }
 
+    [Theory]
+    [InlineData("https://a.example/uploads/x.bin?code=key&acct=42", "https://a.example/uploads/x.bin?acct=42")]
+    [InlineData("https://a.example/uploads/x.bin?acct=42&CODE=key", "https://a.example/uploads/x.bin?acct=42")]
+    [InlineData("https://a.example/uploads/x.bin?%63ode=key&code&b=1", "https://a.example/uploads/x.bin?b=1")]
+    [InlineData("https://a.example/uploads/x.bin?code=key", "https://a.example/uploads/x.bin")]
+    [InlineData("https://a.example/uploads/x.bin?codec=1&xcode=2", "https://a.example/uploads/x.bin?codec=1&xcode=2")]
+    public void WithoutFunctionKey_DropsOnlyCode(string url, string expected)
+    {
+        Assert.Equal(expected, BitsNotifier.WithoutFunctionKey(new Uri(url)).AbsoluteUri);
+        Assert.Equal("http://backend/n" + new Uri(expected).Query, BitsNotifier.ResolveNotificationUrl("http://backend/n", new Uri(url)).AbsoluteUri);
+    }
+
+    [Theory]
+    [InlineData("notify.aspx", null, "Bits:PublicBaseUrl is required")]
+    [InlineData("/notify", null, "Bits:PublicBaseUrl is required")]
+    [InlineData("http://backend/notify", "ftp://x.example/", "Bits:PublicBaseUrl must be")]
+    [InlineData("http://backend/notify", "https://x.example/?a=1", "Bits:PublicBaseUrl must be")]
+    public void Validator_PublicBaseUrl(string notificationUrl, string? publicBase, string expected)
+    {
+        var options = new BitsServerOptions { PublicBaseUrl = publicBase is null ? null : new Uri(publicBase) };
+        options.Areas["r"] = new BitsUploadAreaOptions { PathPrefix = "r", NotificationType = BitsNotificationType.ByValue, NotificationUrl = notificationUrl };
+
+        var result = new BitsServerOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
+        options.PublicBaseUrl = new Uri("https://bits.example/");
+        options.Areas["r"].NotificationUrl = "notify.aspx";
+        Assert.True(new BitsServerOptionsValidator().Validate(null, options).Succeeded);
+    }
+
+    [Theory]
+    [InlineData("https://replies.example/r/42", true)]
+    [InlineData("https://replies.example/r\u00E9", false)]
+    [InlineData("https://replies.example/\u202E", false)]
+    [InlineData("https://replies.example/a b", false)]
+    [InlineData("ftp://replies.example/r", false)]
+    [InlineData("/relative", false)]
+    public void StaticResponseUrl_MustBeAbsolutePrintableAsciiHttp(string url, bool valid)
+    {
+        Assert.Equal(valid, BitsNotifier.IsValidStaticUrl(url));
+    }
+
     [Fact]
     public void ReplyUrl_IsAbsoluteAndKeepsTheUploadQuery()
     {

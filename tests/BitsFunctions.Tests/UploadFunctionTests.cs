@@ -88,6 +88,23 @@ public class UploadFunctionTests(AzuriteFixture azurite)
         Assert.Equal(0, await storage.SessionRowCountAsync());
     }
 
+    /// <summary>Rule 6a.3: names the Functions host would forward differently (encoded separators, '%') or that hide what they are.</summary>
+    [Theory]
+    [InlineData("/uploads/dir%2Fx.bin")]
+    [InlineData("/uploads/dir%5cx.bin")]
+    [InlineData("/uploads/100%25.bin")]
+    [InlineData("/uploads/%E2%80%AEgpj.exe")]
+    public async Task CreateSession_EncodedSeparatorPercentOrBidiName_Returns400AndWritesNothing(string target)
+    {
+        var storage = TestStorage.Unique(azurite);
+        await using var app = await FunctionApp.StartAsync(storage.Settings);
+
+        var ack = await app.InvokeAsync(target, [("BITS-Packet-Type", "Create-Session"), ("BITS-Supported-Protocols", FunctionApp.BitsProtocol)]);
+
+        AssertInvalidArgument(ack);
+        Assert.Equal(0, await storage.SessionRowCountAsync());
+    }
+
     [Fact]
     public async Task Get_OnUploadUrl_Returns405Ack()
     {
