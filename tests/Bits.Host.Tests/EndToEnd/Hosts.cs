@@ -221,8 +221,11 @@ public sealed class EndToEndHost(HostKind kind, Uri root, StorageNames storage, 
         Process is null ? [] : [("x-functions-key", Process.FunctionKey)];
 
     /// <summary>An HttpClient that sends <see cref="KeyHeaders"/> with every request.</summary>
-    public HttpClient CreateHttpClient(bool allowAutoRedirect = true) =>
-        new(new KeyHandler(KeyHeaders.ToList()) { InnerHandler = new SocketsHttpHandler { AllowAutoRedirect = allowAutoRedirect } });
+    public HttpClient CreateHttpClient(bool allowAutoRedirect = true) => new(CreateHandler(allowAutoRedirect));
+
+    /// <summary>A handler that sends <see cref="KeyHeaders"/> with every request.</summary>
+    public HttpMessageHandler CreateHandler(bool allowAutoRedirect = true) =>
+        new KeyHandler(KeyHeaders.ToList()) { InnerHandler = new SocketsHttpHandler { AllowAutoRedirect = allowAutoRedirect } };
 
     /// <summary>Sends a request exactly as written, with <see cref="KeyHeaders"/> added.</summary>
     public Task<(int Status, Dictionary<string, string> Headers)> SendRawAsync(string requestTarget, string method, IEnumerable<(string Name, string Value)> headers, byte[]? body = null) =>
