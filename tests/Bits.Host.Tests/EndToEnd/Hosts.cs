@@ -297,12 +297,12 @@ public sealed class ReplyBackEnd : IAsyncDisposable
 
     public Uri Root { get; }
 
-    public ConcurrentQueue<(string Path, string Original, long Length)> Calls { get; } = new();
+    public ConcurrentQueue<(string Path, string Original, long Length, string? Query)> Calls { get; } = new();
 
     public Uri Url(string path) => new(Root, path);
 
     /// <summary>The calls made for one upload URL (scenarios use unique names, so this is one test's).</summary>
-    public List<(string Path, string Original, long Length)> CallsFor(string fileName) =>
+    public List<(string Path, string Original, long Length, string? Query)> CallsFor(string fileName) =>
         Calls.Where(c => c.Original.Contains(fileName, StringComparison.Ordinal)).ToList();
 
     public static async Task<ReplyBackEnd> StartAsync()
@@ -355,5 +355,5 @@ public sealed class ReplyBackEnd : IAsyncDisposable
     }
 
     private void Record(HttpContext context, long length) =>
-        Calls.Enqueue((context.Request.Path, context.Request.Headers["BITS-Original-Request-URL"].ToString(), length));
+        Calls.Enqueue((context.Request.Path, context.Request.Headers["BITS-Original-Request-URL"].ToString(), length, context.Request.QueryString.Value));
 }

@@ -44,6 +44,7 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
         var call = Assert.Single(host.BackEnd.CallsFor(n));
         Assert.Equal(file.Length, call.Length);
         Assert.Equal(url.AbsoluteUri, call.Original);
+        Assert.Equal("?tenant=7", call.Query); // the upload URL's query is appended to the notification URL
         var replyUrl = new Uri(final.ReplyUrl!);
         Assert.Equal(host.Root.Authority, replyUrl.Authority);
 
@@ -73,6 +74,12 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
             using var response = await http.SendAsync(beyond, Ct);
             Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, response.StatusCode);
         }
+
+        // The final fragment again (its Ack was lost): the cached Ack, no second notification.
+        var again = await client.SendFragmentAsync(url, id, file.AsMemory(150_000), 150_000, file.Length, ct: Ct);
+        Assert.Equal(200, again.StatusCode);
+        Assert.Equal(final.ReplyUrl, again.ReplyUrl);
+        Assert.Single(host.BackEnd.CallsFor(n));
 
         Assert.Equal(200, (await client.CloseSessionAsync(url, id, Ct)).StatusCode);
         using (var gone = await http.GetAsync(replyUrl, Ct))
