@@ -2,7 +2,9 @@
 # Benchmark (not part of ./test.sh): starts Azurite on free loopback ports and the Kestrel host in Release, then
 # measures in one run the direct Azure SDK baseline against BITS uploads through the host, latencies, storage requests
 # per fragment, the publish at Close and the host process's peak RSS. See README "Benchmark" and docs/performance.md.
-#   ./bench.sh [--total 256MiB] [--skip-rss] [--help]
+#   ./bench.sh [--total 256MiB] [--skip-rss] [--host kestrel|functions] [--help]
+# --host functions sends the BITS uploads through the real Azure Functions host instead (BITS_FUNCTIONS_HOST_DIR, e.g.
+# BITS_FUNCTIONS_HOST_DIR=../shared/functions-host ./bench.sh --host functions); the function app is built first.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,4 +19,7 @@ fi
 
 # The bench references src/Bits.Host, so this also builds the host process the RSS probe starts.
 dotnet build tools/Bits.Bench/Bits.Bench.csproj -c Release --nologo -v quiet -clp:ErrorsOnly
+if [[ " $* " == *" functions "* ]]; then
+  dotnet build src/BitsFunctions/BitsFunctions.csproj -c Release --nologo -v quiet -clp:ErrorsOnly
+fi
 exec dotnet tools/Bits.Bench/bin/Release/net10.0/Bits.Bench.dll "$@"

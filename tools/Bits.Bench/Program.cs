@@ -12,7 +12,7 @@ using Bits.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
-// ./bench.sh [--total 256MiB] [--pings 2000] [--skip-rss]: see README "Benchmark" and docs/performance.md.
+// ./bench.sh [--host functions] [--total 256MiB] [--pings 2000] [--skip-rss]: see README "Benchmark" and docs/performance.md.
 const string Usage = """
     Usage: ./bench.sh [options]
       --total SIZE          bytes per throughput scenario (default 256MiB)
@@ -23,6 +23,10 @@ const string Usage = """
       --rss-fragments N     13 MiB fragments per session in the RSS probe (default 3)
       --repeat N            runs per throughput scenario, interleaved; the median is reported (default 3)
       --skip-rss            do not run the separate host process for peak RSS
+      --host kestrel|functions
+                            the host the BITS uploads go through (default kestrel): functions runs them through the
+                            real Azure Functions host (BITS_FUNCTIONS_HOST_DIR, e.g. ../shared/functions-host) over
+                            src/BitsFunctions's Release build; server-side figures are then n/a and RSS is skipped
     """;
 
 var c = CultureInfo.InvariantCulture;
@@ -34,6 +38,7 @@ var rssSessions = 16;
 var rssFragments = 3;
 var skipRss = false;
 var repeat = 3;
+var functions = false;
 try
 {
     for (var i = 0; i < args.Length; i++)
@@ -48,6 +53,7 @@ try
             case "--rss-sessions": rssSessions = int.Parse(Next(), c); break;
             case "--rss-fragments": rssFragments = int.Parse(Next(), c); break;
             case "--skip-rss": skipRss = true; break;
+            case "--host": functions = Next() switch { "functions" => true, "kestrel" => false, var other => throw new ArgumentException($"--host must be kestrel or functions, not '{other}'") }; break;
             case "--repeat": repeat = int.Parse(Next(), c); break;
             case "-h" or "--help": Console.WriteLine(Usage); return 0;
             default: throw new ArgumentException($"unknown argument '{args[i]}'");
@@ -75,6 +81,14 @@ Console.CancelKeyPress += (_, e) =>
 var ct = cancel.Token;
 
 var root = RepositoryRoot.Find();
+var functionsHostDirectory = FunctionsHostProcess.ConfiguredDirectory();
+if (functions && functionsHostDirectory is null)
+{
+    Console.Error.WriteLine($"bench: --host functions needs {FunctionsHostProcess.DirectoryVariable} (e.g. {FunctionsHostProcess.DirectoryVariable}=../shared/functions-host ./bench.sh --host functions)");
+    return 2;
+}
+
+skipRss |= functions;
 Console.WriteLine("== machine ==");
 Console.WriteLine(Machine.Describe(root));
 Console.WriteLine(string.Create(c, $"load average at start: {Machine.LoadAverage()}"));
@@ -105,12 +119,32 @@ await direct.CreateIfNotExistsAsync(cancellationToken: ct);
 var table = new TableServiceClient(azurite.ConnectionString, new TableClientOptions()).GetTableClient("benchdirect");
 await table.CreateIfNotExistsAsync(ct);
 
+// Through the Functions host: the same app settings as environment variables, its own storage names, the function key
+// on every request. The in-process host above then only serves nothing; the storage meter sees only its own process.
+await using var functionsHost = functions
+    ? await FunctionsHostProcess.StartAsync(functionsHostDirectory!, Path.Combine(root, "src", "BitsFunctions", "bin", "Release", "net10.0"), azurite.ConnectionString, new Dictionary<string, string?>
+    {
+        ["BitsStorage:ConnectionString"] = storage.ConnectionString,
+        ["BitsStorage:UploadContainer"] = storage.UploadContainer,
+        ["BitsStorage:StagingContainer"] = storage.StagingContainer,
+        ["BitsStorage:SessionTable"] = storage.SessionTable,
+    }, ct)
+    : null;
+Func<string, Uri> uploadUrl = functionsHost is null ? host.Url : path => new Uri(functionsHost.Root, "uploads/" + path);
+Console.WriteLine(functionsHost is null
+    ? "BITS uploads through: the Kestrel host (in this process)"
+    : $"BITS uploads through: the Azure Functions host ({functionsHostDirectory}, process {functionsHost.ProcessId}, {functionsHost.Root}); server-side figures (storage calls per request, time inside the host, publish bytes, RSS) are measured in the Kestrel host only: n/a here");
 using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromMinutes(10) };
+if (functionsHost is not null)
+{
+    http.DefaultRequestHeaders.Add("x-functions-key", functionsHost.FunctionKey);
+}
+
 var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
 
 // Warm-up: JIT, connections, containers.
 await Scenarios.DirectAsync(direct, table, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, ct);
-await Scenarios.BitsAsync(client, host, meter, pool, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, "warmup", ct);
+await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, "warmup", ct);
 
 var rows = new List<Row>();
 Console.WriteLine();
@@ -132,11 +166,11 @@ foreach (var fragment in fragmentSizes)
             {
                 plain.Add(await Scenarios.DirectAsync(direct, null, data, fragment, sessions, ct));
                 withRead.Add(await Scenarios.DirectAsync(direct, table, data, fragment, sessions, ct));
-                bits.Add(await Scenarios.BitsAsync(client, host, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
+                bits.Add(await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
             }
             else
             {
-                bits.Add(await Scenarios.BitsAsync(client, host, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
+                bits.Add(await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
                 withRead.Add(await Scenarios.DirectAsync(direct, table, data, fragment, sessions, ct));
                 plain.Add(await Scenarios.DirectAsync(direct, null, data, fragment, sessions, ct));
             }
@@ -176,7 +210,7 @@ Console.WriteLine(string.Create(c, $"headers of an Append Block from the host: {
 
 Console.WriteLine();
 Console.WriteLine("== Ping latency (client-side, sequential) ==");
-var pingStats = new Stats(await Scenarios.PingAsync(client, host.Url("bench/ping.bin"), pings, ct));
+var pingStats = new Stats(await Scenarios.PingAsync(client, uploadUrl("bench/ping.bin"), pings, ct));
 Console.WriteLine(string.Create(c, $"Ping: {pingStats}"));
 
 Console.WriteLine();
@@ -184,6 +218,12 @@ Console.WriteLine("== publish at Close-Session ==");
 foreach (var row in rows)
 {
     var closes = row.Bits.SelectMany(b => b.CloseScopes).Where(s => s.PacketType.Equals("Close-Session", StringComparison.OrdinalIgnoreCase)).ToList();
+    if (closes.Count == 0)
+    {
+        Console.WriteLine(string.Create(c, $"{row.Label}: {Sizes.Format(total / row.Sessions)} per session, Close {new Stats(row.Bits.SelectMany(b => b.CloseLatencies))}; storage requests and body bytes per Close: n/a (not this process)"));
+        continue;
+    }
+
     Console.WriteLine(string.Create(c,
         $"{row.Label}: {Sizes.Format(total / row.Sessions)} per session, Close {new Stats(row.Bits.SelectMany(b => b.CloseLatencies))}; per Close {closes.Sum(s => s.Reads + s.Writes) / (double)closes.Count:F1} storage requests, host received {closes.Sum(s => s.BytesReceived) / closes.Count} B and sent {closes.Sum(s => s.BytesSent) / closes.Count} B of bodies"));
 }
@@ -210,13 +250,13 @@ void Target(string what, bool? met, string value) =>
 // per-fragment p50 ratio are printed beside it (docs/performance.md explains why the paired ratio is the measure).
 Target("BITS/direct >= 0.90, 1 MiB x 1", one is null ? null : one.PairedRatio >= 0.90, one is null ? "not run" : RatioText(one));
 Target("BITS/direct >= 0.85, 1 MiB x 8", eight is null ? null : eight.PairedRatio >= 0.85, eight is null ? "not run" : RatioText(eight));
-Target("hot path 1 write + <= 1 read per fragment (1 MiB x 1, steady state)", one is null ? null : one.WritesPerFragment <= 1.0001 && one.ReadsPerFragment <= 1.0001, one is null ? "not run" : string.Create(c, $"{one.WritesPerFragment:F2} writes, {one.ReadsPerFragment:F2} reads"));
+Target("hot path 1 write + <= 1 read per fragment (1 MiB x 1, steady state)", one is null || functions ? null : one.WritesPerFragment <= 1.0001 && one.ReadsPerFragment <= 1.0001, one is null ? "not run" : string.Create(c, $"{one.WritesPerFragment:F2} writes, {one.ReadsPerFragment:F2} reads"));
 Target("Ping p99 < 2 ms", pingStats.P99 < 2, string.Create(c, $"{pingStats.P99:F2} ms (p50 {pingStats.P50:F2} ms)"));
 var overhead = one is null ? double.NaN : new Stats(one.Bits.SelectMany(b => b.FragmentScopes.Where(IsFragment)).Select(s => s.ServerTime - s.StorageTime)).P50;
-Target("fragment ack overhead beyond storage < 1 ms p50 (in the host)", one is null ? null : overhead < 1, string.Create(c, $"{overhead:F2} ms"));
+Target("fragment ack overhead beyond storage < 1 ms p50 (in the host)", one is null || functions ? null : overhead < 1, string.Create(c, $"{overhead:F2} ms"));
 var publishScopes = rows.SelectMany(r => r.Bits.SelectMany(b => b.CloseScopes)).ToList();
 var publishBytes = publishScopes.Count == 0 ? 0 : publishScopes.Max(s => s.BytesReceived + s.BytesSent);
-Target("publish server-side (no file bytes through the host at Close)", publishBytes < 64 * 1024, string.Create(c, $"at most {publishBytes} B of request/response bodies through the host in one Close (of up to {Sizes.Format(total)})"));
+Target("publish server-side (no file bytes through the host at Close)", functions ? null : publishBytes < 64 * 1024, string.Create(c, $"at most {publishBytes} B of request/response bodies through the host in one Close (of up to {Sizes.Format(total)})"));
 Target("peak RSS < 256 MiB at 16 x 13 MiB", rss is null ? null : rss.PeakRssBytes < 256L * 1024 * 1024, rss is null ? "skipped" : string.Create(c, $"{rss.PeakRssBytes / 1048576.0:F0} MiB"));
 Console.WriteLine(string.Create(c, $"load average at end: {Machine.LoadAverage()}"));
 return 0;

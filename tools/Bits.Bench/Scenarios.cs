@@ -100,10 +100,10 @@ public static class Scenarios
     /// The same bytes as BITS uploads through the host with the .NET client: Create-Session per session, then the
     /// fragments of each session in order (sessions concurrently), timed; then Close-Session (the publish), timed apart.
     /// </summary>
-    public static async Task<BitsResult> BitsAsync(BitsUploadClient client, InProcessHost host, StorageMeter meter, PoolListener pool, byte[] data, int fragment, int sessions, string label, CancellationToken ct)
+    public static async Task<BitsResult> BitsAsync(BitsUploadClient client, Func<string, Uri> url, StorageMeter meter, PoolListener pool, byte[] data, int fragment, int sessions, string label, CancellationToken ct)
     {
         var perSession = data.Length / sessions;
-        var urls = Enumerable.Range(0, sessions).Select(i => host.Url(string.Create(CultureInfo.InvariantCulture, $"bench/{label}/{Guid.NewGuid():N}-{i}.bin"))).ToList();
+        var urls = Enumerable.Range(0, sessions).Select(i => url(string.Create(CultureInfo.InvariantCulture, $"bench/{label}/{Guid.NewGuid():N}-{i}.bin"))).ToList();
         var ids = new string[sessions];
         for (var i = 0; i < sessions; i++)
         {
