@@ -6,6 +6,9 @@
 #   function-key     optional; sent as the x-functions-key header
 # Environment:
 #   SMOKE_INSECURE=1 accept any TLS certificate (curl -k), for local endpoints with self-signed certificates.
+#   SMOKE_USER, SMOKE_PASSWORD  send HTTP Basic credentials with every packet (authentication basic).
+#   SMOKE_BEARER_TOKEN          send "Authorization: Bearer <token>" with every packet (authentication entra).
+# Credentials go to curl through a file in a private temporary folder, never on its command line.
 #
 # Sends to <base>/smoke/<random>.bin: Ping, Create-Session, two 4 KiB Fragments, Close-Session, and checks each
 # Ack (HTTP 200, BITS-Packet-Type: Ack, a session id after Create-Session, BITS-Received-Content-Range 4096 then
@@ -39,6 +42,13 @@ if [[ -n $function_key ]]; then
 fi
 if [[ ${SMOKE_INSECURE:-0} == 1 ]]; then
   curl_opts+=(-k)
+fi
+if [[ -n ${SMOKE_USER:-} ]]; then
+  printf 'Authorization: Basic %s\n' "$(printf '%s:%s' "$SMOKE_USER" "${SMOKE_PASSWORD:-}" | base64 -w0)" >"$work_dir/authorization"
+  curl_opts+=(-H "@$work_dir/authorization")
+elif [[ -n ${SMOKE_BEARER_TOKEN:-} ]]; then
+  printf 'Authorization: Bearer %s\n' "$SMOKE_BEARER_TOKEN" >"$work_dir/authorization"
+  curl_opts+=(-H "@$work_dir/authorization")
 fi
 
 # header_value NAME: value of header NAME in the last response block of $headers (case-insensitive name, CR and

@@ -7,6 +7,12 @@ param appInsightsName string
 param location string
 param tags object
 
+@description('Deploy the "BITS uploads" workbook (infra/workbook/bits-uploads.workbook.json) on Application Insights.')
+param deployWorkbook bool = true
+
+@description('Resource name of the workbook (a GUID).')
+param workbookName string
+
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: logAnalyticsName
   location: location
@@ -31,4 +37,20 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+// Operators look, they do not query: the workbook charts the app's own OpenTelemetry metrics (customMetrics) and
+// spans (dependencies). tests/Bits.Infra.Tests checks that every name it queries is one the code emits.
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = if (deployWorkbook) {
+  name: workbookName
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'BITS uploads'
+    category: 'workbook'
+    sourceId: appInsights.id
+    serializedData: loadTextContent('../workbook/bits-uploads.workbook.json')
+  }
+}
+
 output appInsightsName string = appInsights.name
+output connectionString string = appInsights.properties.ConnectionString

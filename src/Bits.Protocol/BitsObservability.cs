@@ -17,6 +17,8 @@ public static class BitsObservability
 
     public static readonly Counter<long> BytesReceived = Meter.CreateCounter<long>("bits.bytes_received", "By", "Fragment bytes stored");
 
+    /// <summary>Error Acks, tagged with packet type, BITS-Error-Code, HTTP status and cause (<c>error.type</c>: the
+    /// <see cref="BitsErrorKind"/>, e.g. <c>ServerBusy</c> or <c>StorageUnavailable</c> for the two causes of a 503).</summary>
     public static readonly Counter<long> Errors = Meter.CreateCounter<long>("bits.errors", "{error}", "Error Acks by BITS-Error-Code");
 
     /// <summary>Sessions created minus sessions closed/cancelled by this instance (sum over instances for the fleet).</summary>
@@ -34,7 +36,12 @@ public static class BitsObservability
         PacketDuration.Record(elapsed.TotalMilliseconds, typeTag);
         if (response.Error is { } error)
         {
-            Errors.Add(1, typeTag, new KeyValuePair<string, object?>("bits.error_code", BitsHResults.Format(error.HResult)));
+            Errors.Add(
+                1,
+                typeTag,
+                statusTag,
+                new KeyValuePair<string, object?>("bits.error_code", BitsHResults.Format(error.HResult)),
+                new KeyValuePair<string, object?>("error.type", error.Kind.ToString()));
         }
     }
 }

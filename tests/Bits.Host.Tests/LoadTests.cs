@@ -36,4 +36,15 @@ public class LoadTests(AzuriteFixture azurite)
         Assert.True(report.InjectedRetransmits > 0 && report.InjectedOverlaps > 0, $"{report.InjectedRetransmits} retransmits, {report.InjectedOverlaps} overlaps injected");
         Assert.True(report.Passed);
     }
+
+    [Fact]
+    public void HostSettings_CarryTheSizingOptions_OnlyWhenGiven()
+    {
+        Assert.Empty(LoadRunner.HostSettings(new LoadOptions()));
+
+        var settings = LoadRunner.HostSettings(new LoadOptions { FragmentMemoryBytes = 256L * 1024 * 1024, MaxFragmentBytes = 16L * 1024 * 1024 });
+
+        Assert.Equal("268435456", settings["Bits:FragmentMemoryBytes"]);
+        Assert.Equal("16777216", settings["Bits:MaxFragmentBytes"]);
+    }
 }

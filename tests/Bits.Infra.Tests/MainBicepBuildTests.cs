@@ -33,69 +33,19 @@ public class MainBicepBuildTests(CompiledMainTemplate compiled)
         Assert.True(string.IsNullOrWhiteSpace(result.StandardOutput + result.StandardError), $"bicep lint reported diagnostics:\n{result}");
     }
 
-    [Fact]
-    public async Task MainBicepParam_Lint_ReportsNothing()
+    [Theory]
+    [InlineData("storage.bicep")]
+    [InlineData("monitoring.bicep")]
+    [InlineData("alerts.bicep")]
+    [InlineData("rbac.bicep")]
+    [InlineData("keyvault.bicep")]
+    [InlineData("functionapp.bicep")]
+    public async Task Module_Lint_ReportsNothing(string module)
     {
-        var result = await BicepCli.RunAsync(TestContext.Current.CancellationToken, "lint", RepoPaths.MainBicepParam);
+        var result = await BicepCli.RunAsync(TestContext.Current.CancellationToken, "lint", Path.Combine(RepoPaths.Infra, "modules", module));
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.True(string.IsNullOrWhiteSpace(result.StandardOutput + result.StandardError), $"bicep lint reported diagnostics:\n{result}");
-    }
-
-    [Fact]
-    public async Task MainBicepParam_BuildWithoutEnvironment_UsesDefaults()
-    {
-        var parameters = await BuildParamsAsync(new Dictionary<string, string?>());
-
-        Assert.Equal("dev", (string?)parameters["environmentName"]?["value"]);
-        Assert.Equal("westeurope", (string?)parameters["location"]?["value"]);
-        Assert.Equal("uploads", (string?)parameters["uploadContainerName"]?["value"]);
-        Assert.Equal("bits-staging", (string?)parameters["stagingContainerName"]?["value"]);
-        Assert.Equal("bitssessions", (string?)parameters["sessionTableName"]?["value"]);
-        Assert.Equal("bits-completed", (string?)parameters["completionQueueName"]?["value"]);
-        Assert.Equal(30, (int?)parameters["stagingRetentionDays"]?["value"]);
-        Assert.Equal(10L * 1024 * 1024 * 1024, (long?)parameters["maxUploadBytes"]?["value"]);
-        Assert.False((bool?)parameters["allowOverwrites"]?["value"]);
-    }
-
-    [Fact]
-    public async Task MainBicepParam_BuildWithEnvironment_ReadsVariables()
-    {
-        var parameters = await BuildParamsAsync(new Dictionary<string, string?>
-        {
-            ["AZURE_ENV_NAME"] = "bits-test",
-            ["AZURE_LOCATION"] = "swedencentral",
-            ["BITS_ALLOW_OVERWRITES"] = "true",
-            ["BITS_MAX_UPLOAD_BYTES"] = "5000000000000",
-            ["BITS_STAGING_RETENTION_DAYS"] = "7",
-        });
-
-        Assert.Equal("bits-test", (string?)parameters["environmentName"]?["value"]);
-        Assert.Equal("swedencentral", (string?)parameters["location"]?["value"]);
-        Assert.True((bool?)parameters["allowOverwrites"]?["value"]);
-        Assert.Equal(5_000_000_000_000L, (long?)parameters["maxUploadBytes"]?["value"]);
-        Assert.Equal(7, (int?)parameters["stagingRetentionDays"]?["value"]);
-    }
-
-    [Fact]
-    public async Task MainBicepParam_Build_SetsEveryTemplateParameter()
-    {
-        var parameters = await BuildParamsAsync(new Dictionary<string, string?>());
-
-        var missing = compiled.Template.Parameters.Select(p => p.Key).Where(name => !parameters.ContainsKey(name)).ToList();
-        Assert.True(missing.Count == 0, $"main.bicepparam does not set: {string.Join(", ", missing)}");
-    }
-
-    private static async Task<JsonObject> BuildParamsAsync(IReadOnlyDictionary<string, string?> environment)
-    {
-        var result = await BicepCli.RunAsync(["build-params", RepoPaths.MainBicepParam, "--stdout"], environment, TestContext.Current.CancellationToken);
-        Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.True(string.IsNullOrWhiteSpace(result.StandardError), $"bicep build-params reported diagnostics:\n{result.StandardError}");
-
-        // --stdout wraps the parameters file as a JSON string in "parametersJson".
-        var wrapper = JsonNode.Parse(result.StandardOutput)!.AsObject();
-        var parametersFile = JsonNode.Parse((string)wrapper["parametersJson"]!)!.AsObject();
-        return parametersFile["parameters"]!.AsObject();
     }
 
     private static string ScopeOf(JsonObject template)

@@ -23,15 +23,38 @@ public class MainBicepFunctionAppTests(CompiledMainTemplate compiled)
         "BitsStorage__UploadContainer",
         "BitsStorage__StagingContainer",
         "BitsStorage__SessionTable",
+        "BitsStorage__CreateResources",
+        "Bits__PublicBaseUrl",
+        "Bits__CompletionQueue",
+        "Bits__SessionTimeout",
         "Bits__MaxUploadBytes",
         "Bits__AllowOverwrites",
+        "Bits__MaxFragmentBytes",
+        "Bits__FragmentMemoryBytes",
+        "Bits__ForwardedHeaders__KnownProxies__0",
+        "Bits__ForwardedHeaders__KnownProxies__1",
+        "Bits__Authentication__AllowAnonymous",
+        "Bits__Authentication__Basic",
+        "Bits__Authentication__Bearer",
+        "Bits__Auth__Bearer__Authority",
+        "Bits__Auth__Bearer__Audience",
+        "Bits__RateLimits__AnonymousSessionsPerAddress",
     ];
 
     private JsonObject Site => compiled.Template.Single("Microsoft.Web/sites");
 
-    private Dictionary<string, string> AppSettings =>
-        Site.At("properties.siteConfig.appSettings")!.AsArray()
+    /// <summary>The settings every deployment has (variable fixedAppSettings of the api module).</summary>
+    private Dictionary<string, string> AppSettings => FixedAppSettings(compiled.Template);
+
+    internal static Dictionary<string, string> FixedAppSettings(ArmTemplate template) =>
+        template.ModuleTemplate("api")["variables"]!["fixedAppSettings"]!.AsArray()
             .ToDictionary(s => (string)s!["name"]!, s => (string)s!["value"]!);
+
+    [Fact]
+    public void MainBicep_FunctionApp_AppSettingsAreTheFixedOnesPlusUsers() =>
+        Assert.Equal(
+            "[concat(variables('fixedAppSettings'), variables('allowedUserSettings'), variables('basicUserSettings'))]",
+            Site.StringAt("properties.siteConfig.appSettings"));
 
     [Fact]
     public void MainBicep_FunctionApp_IsHttpsOnly() =>
@@ -57,11 +80,13 @@ public class MainBicepFunctionAppTests(CompiledMainTemplate compiled)
     }
 
     [Fact]
-    public void MainBicep_FunctionApp_UsesUserAssignedIdentity()
+    public void MainBicep_FunctionApp_UsesHostAndAppIdentities()
     {
         Assert.Equal("UserAssigned", Site.StringAt("identity.type"));
-        Assert.Single(Site.At("identity.userAssignedIdentities")!.AsObject());
-        Assert.Single(compiled.Template.OfType("Microsoft.ManagedIdentity/userAssignedIdentities"));
+        Assert.Equal(
+            ["[format('{0}', parameters('appIdentityId'))]", "[format('{0}', parameters('hostIdentityId'))]"],
+            Site.At("identity.userAssignedIdentities")!.AsObject().Select(p => p.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(2, compiled.Template.OfType("Microsoft.ManagedIdentity/userAssignedIdentities").Count());
     }
 
     [Fact]
@@ -90,7 +115,7 @@ public class MainBicepFunctionAppTests(CompiledMainTemplate compiled)
         Assert.Equal("blobContainer", storage.StringAt("type"));
         Assert.Contains("parameters('deploymentContainerName')", storage.StringAt("value"), StringComparison.Ordinal);
         Assert.Equal("UserAssignedIdentity", storage.StringAt("authentication.type"));
-        Assert.Equal("[parameters('identityId')]", storage.StringAt("authentication.userAssignedIdentityResourceId"));
+        Assert.Equal("[parameters('hostIdentityId')]", storage.StringAt("authentication.userAssignedIdentityResourceId"));
     }
 
     [Fact]
@@ -120,17 +145,21 @@ public class MainBicepFunctionAppTests(CompiledMainTemplate compiled)
     }
 
     [Fact]
-    public void MainBicep_FunctionApp_HostStorageUsesManagedIdentity()
+    public void MainBicep_FunctionApp_HostStorageUsesHostIdentity_AppUsesAppIdentity()
     {
         Assert.Equal("managedidentity", AppSettings["AzureWebJobsStorage__credential"]);
-        Assert.Equal("[parameters('identityClientId')]", AppSettings["AzureWebJobsStorage__clientId"]);
-        Assert.Equal("[parameters('identityClientId')]", AppSettings["BitsStorage__ManagedIdentityClientId"]);
+        Assert.Equal("[parameters('hostIdentityClientId')]", AppSettings["AzureWebJobsStorage__clientId"]);
+        Assert.Equal("[parameters('appIdentityClientId')]", AppSettings["BitsStorage__ManagedIdentityClientId"]);
+
+        // main.bicep passes two different identities.
+        Assert.Contains("host-", compiled.Template.ModuleArgument("api", "hostIdentityClientId")!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("app-", compiled.Template.ModuleArgument("api", "appIdentityClientId")!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]
     public void MainBicep_FunctionApp_AppInsightsUsesEntraAuthentication()
     {
-        Assert.Equal("[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]", AppSettings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
+        Assert.Equal("[format('ClientId={0};Authorization=AAD', parameters('hostIdentityClientId'))]", AppSettings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
 
         var component = compiled.Template.Single("Microsoft.Insights/components");
         Assert.True(component.BoolAt("properties.DisableLocalAuth"));

@@ -25,18 +25,31 @@ public class MainBicepStorageTests(CompiledMainTemplate compiled)
         Assert.True(StorageAccount.BoolAt("properties.supportsHttpsTrafficOnly"));
 
     [Fact]
-    public void MainBicep_Storage_HasDeploymentUploadAndStagingContainers()
+    public void MainBicep_Storage_CreatesTheDeploymentContainerAndEveryAppContainer()
     {
-        var names = compiled.Template.OfType("Microsoft.Storage/storageAccounts/blobServices/containers")
-            .Select(c => (string)c["name"]!).ToList();
+        var containers = compiled.Template.OfType("Microsoft.Storage/storageAccounts/blobServices/containers").ToList();
 
-        Assert.Equal(3, names.Count);
-        Assert.Contains(names, n => n.Contains("parameters('deploymentContainerName')", StringComparison.Ordinal));
-        Assert.Contains(names, n => n.Contains("parameters('uploadContainerName')", StringComparison.Ordinal));
-        Assert.Contains(names, n => n.Contains("parameters('stagingContainerName')", StringComparison.Ordinal));
-        Assert.All(compiled.Template.OfType("Microsoft.Storage/storageAccounts/blobServices/containers"),
-            c => Assert.Equal("None", c.StringAt("properties.publicAccess")));
+        Assert.Equal(2, containers.Count);
+        Assert.Contains(containers, c => ((string)c["name"]!).Contains("parameters('deploymentContainerName')", StringComparison.Ordinal));
+        var app = Assert.Single(containers, c => ((string)c["name"]!).Contains("parameters('appContainerNames')[copyIndex()]", StringComparison.Ordinal));
+        Assert.Equal("[length(parameters('appContainerNames'))]", app.StringAt("copy.count"));
+        Assert.All(containers, c => Assert.Equal("None", c.StringAt("properties.publicAccess")));
     }
+
+    [Fact]
+    public void MainBicep_Storage_ContainerSoftDeleteOn_BlobSoftDeleteAndVersioningOff()
+    {
+        var blobService = compiled.Template.Single("Microsoft.Storage/storageAccounts/blobServices");
+
+        Assert.True(blobService.BoolAt("properties.containerDeleteRetentionPolicy.enabled"));
+        Assert.Equal(7, (int?)blobService.At("properties.containerDeleteRetentionPolicy.days"));
+        Assert.False(blobService.BoolAt("properties.deleteRetentionPolicy.enabled"));
+        Assert.False(blobService.BoolAt("properties.isVersioningEnabled"));
+    }
+
+    [Fact]
+    public void MainBicep_Storage_CopiesOnlyFromTheSameTenant() =>
+        Assert.Equal("AAD", StorageAccount.StringAt("properties.allowedCopyScope"));
 
     [Fact]
     public void MainBicep_Storage_HasSessionTableAndCompletionQueue()
@@ -60,16 +73,11 @@ public class MainBicepStorageTests(CompiledMainTemplate compiled)
     public void MainBicep_Storage_LifecycleRuleDeletesStaleStagingBlobs()
     {
         var policy = compiled.Template.Single("Microsoft.Storage/storageAccounts/managementPolicies");
-        var rules = policy.At("properties.policy.rules")!.AsArray();
-        var rule = Assert.Single(rules)!;
+        var rule = Assert.Single(policy.At("properties.policy.rules")!.AsArray())!;
 
         Assert.True(rule.BoolAt("enabled"));
-        var prefixes = rule.At("definition.filters.prefixMatch")!.AsArray().Select(p => (string)p!).ToList();
-        var prefix = Assert.Single(prefixes);
+        var prefix = Assert.Single(rule.At("definition.filters.prefixMatch")!.AsArray().Select(p => (string)p!));
         Assert.Equal("[format('{0}/', parameters('stagingContainerName'))]", prefix); // "<container>/": only that container
-        var blobTypes = rule.At("definition.filters.blobTypes")!.AsArray().Select(t => (string)t!).ToList();
-        Assert.Contains("appendBlob", blobTypes); // staging segments are append blobs
-        Assert.Equal("[parameters('stagingRetentionDays')]", rule.StringAt("definition.actions.baseBlob.delete.daysAfterModificationGreaterThan"));
-        Assert.Equal(30, (int?)compiled.Template.Parameters["stagingRetentionDays"]!["defaultValue"]);
+        Assert.Equal("[variables('stagingRetentionDays')]", rule.StringAt("definition.actions.baseBlob.delete.daysAfterModificationGreaterThan"));
     }
 }

@@ -49,6 +49,30 @@ public class SmokeScriptTests
     }
 
     [Fact]
+    public async Task Smoke_WithBasicUser_SendsBasicCredentialsWithEveryPacket()
+    {
+        await using var server = new FakeBitsServer(FakeBitsBehavior.Conformant);
+
+        var result = await RunSmokeAsync([server.BaseUrl], new() { ["SMOKE_USER"] = "alice", ["SMOKE_PASSWORD"] = "pa$$ w:rd" });
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var expected = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("alice:pa$$ w:rd"));
+        Assert.Equal(5, server.Requests.Count);
+        Assert.All(server.Requests, r => Assert.Equal(expected, r.Header("Authorization")));
+    }
+
+    [Fact]
+    public async Task Smoke_WithBearerToken_SendsItWithEveryPacket()
+    {
+        await using var server = new FakeBitsServer(FakeBitsBehavior.Conformant);
+
+        var result = await RunSmokeAsync([server.BaseUrl], new() { ["SMOKE_BEARER_TOKEN"] = "eyJ0eXAi.eyJhdWQi.c2ln" });
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.All(server.Requests, r => Assert.Equal("Bearer eyJ0eXAi.eyJhdWQi.c2ln", r.Header("Authorization")));
+    }
+
+    [Fact]
     public async Task Smoke_FrontEndRejectsVerb_ExplainsAndFails()
     {
         await using var server = new FakeBitsServer(FakeBitsBehavior.RejectsVerb);
@@ -95,16 +119,25 @@ public class SmokeScriptTests
         Assert.Contains("usage:", result.StandardError, StringComparison.Ordinal);
     }
 
-    private static Task<ProcessResult> RunSmokeAsync(params string[] arguments) =>
-        ProcessRunner.RunAsync(
-            "bash",
-            [RepoPaths.SmokeScript, .. arguments],
-            TestContext.Current.CancellationToken,
-            new Dictionary<string, string?>
-            {
-                // Loopback only: never route the test through a proxy from the environment.
-                ["NO_PROXY"] = "127.0.0.1,localhost",
-                ["no_proxy"] = "127.0.0.1,localhost",
-                ["SMOKE_INSECURE"] = null,
-            });
+    private static Task<ProcessResult> RunSmokeAsync(params string[] arguments) => RunSmokeAsync(arguments, []);
+
+    private static Task<ProcessResult> RunSmokeAsync(string[] arguments, Dictionary<string, string?> extra)
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            // Loopback only: never route the test through a proxy from the environment.
+            ["NO_PROXY"] = "127.0.0.1,localhost",
+            ["no_proxy"] = "127.0.0.1,localhost",
+            ["SMOKE_INSECURE"] = null,
+            ["SMOKE_USER"] = null,
+            ["SMOKE_PASSWORD"] = null,
+            ["SMOKE_BEARER_TOKEN"] = null,
+        };
+        foreach (var (name, value) in extra)
+        {
+            environment[name] = value;
+        }
+
+        return ProcessRunner.RunAsync("bash", [RepoPaths.SmokeScript, .. arguments], TestContext.Current.CancellationToken, environment);
+    }
 }

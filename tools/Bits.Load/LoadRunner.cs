@@ -36,6 +36,12 @@ public sealed record LoadOptions
     /// <summary>Uploads running at once; 0 means all sessions at once.</summary>
     public int Concurrency { get; init; }
 
+    /// <summary>The hosts' <c>Bits:FragmentMemoryBytes</c>; 0 keeps the default.</summary>
+    public long FragmentMemoryBytes { get; init; }
+
+    /// <summary>The hosts' <c>Bits:MaxFragmentBytes</c>; 0 keeps the default.</summary>
+    public long MaxFragmentBytes { get; init; }
+
     /// <summary>Hosts log warnings to the console.</summary>
     public bool LogWarnings { get; init; }
 
@@ -119,7 +125,7 @@ public static class LoadRunner
         {
             for (var i = 0; i < (int)topology; i++)
             {
-                hosts.Add(await InProcessHost.StartAsync(storage, logWarnings: options.LogWarnings, cancellationToken: ct));
+                hosts.Add(await InProcessHost.StartAsync(storage, HostSettings(options), logWarnings: options.LogWarnings, cancellationToken: ct));
             }
 
             using var pool = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10), PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) };
@@ -211,6 +217,23 @@ public static class LoadRunner
                 }
             }
         }
+    }
+
+    /// <summary>Host settings the options override (sizing runs: docs/performance.md, "One worker at Flex concurrency").</summary>
+    public static Dictionary<string, string?> HostSettings(LoadOptions options)
+    {
+        var settings = new Dictionary<string, string?>();
+        if (options.FragmentMemoryBytes > 0)
+        {
+            settings["Bits:FragmentMemoryBytes"] = options.FragmentMemoryBytes.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (options.MaxFragmentBytes > 0)
+        {
+            settings["Bits:MaxFragmentBytes"] = options.MaxFragmentBytes.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return settings;
     }
 
     /// <summary>The blob name a session uploads to.</summary>

@@ -5,7 +5,10 @@ using Bits.Testing;
 // ./load.sh [--sessions 64] [--max-size 64MiB] [--hosts 1|2|both] ...: see Usage below and README "Load test".
 const string Usage = """
     Usage: ./load.sh [options]
-      --sessions N          concurrent upload sessions (default 64)
+      --sessions N          upload sessions (default 64), all at once unless --concurrency says otherwise
+      --concurrency N       uploads (so requests) in flight at once, e.g. Flex's perInstanceConcurrency (default: all sessions)
+      --fragment-memory SIZE  the hosts' Bits:FragmentMemoryBytes (default: the host's 64MiB)
+      --server-max-fragment SIZE  the hosts' Bits:MaxFragmentBytes (default: the host's 16MiB)
       --max-size SIZE       file sizes are random in 0..SIZE (default 64MiB)
       --hosts 1|2|both      one host, two hosts with packets alternating between them, or both runs (default both)
       --min-fragment SIZE   smallest fragment (default 5KiB)
@@ -30,6 +33,15 @@ try
         {
             case "--sessions":
                 options = options with { Sessions = int.Parse(Next(), CultureInfo.InvariantCulture) };
+                break;
+            case "--concurrency":
+                options = options with { Concurrency = int.Parse(Next(), CultureInfo.InvariantCulture) };
+                break;
+            case "--fragment-memory":
+                options = options with { FragmentMemoryBytes = Sizes.Parse(Next()) };
+                break;
+            case "--server-max-fragment":
+                options = options with { MaxFragmentBytes = Sizes.Parse(Next()) };
                 break;
             case "--max-size":
                 options = options with { MaxSize = Sizes.Parse(Next()) };
@@ -72,9 +84,9 @@ try
         }
     }
 
-    if (options.Sessions < 1 || options.MaxSize < 0 || options.MinFragment < 1 || options.MaxFragment < options.MinFragment || options.FaultRate is < 0 or > 1)
+    if (options.Sessions < 1 || options.Concurrency < 0 || options.FragmentMemoryBytes < 0 || options.MaxFragmentBytes < 0 || options.MaxSize < 0 || options.MinFragment < 1 || options.MaxFragment < options.MinFragment || options.FaultRate is < 0 or > 1)
     {
-        throw new ArgumentException("need --sessions >= 1, --max-size >= 0, 1 <= --min-fragment <= --max-fragment, 0 <= --fault-rate <= 1");
+        throw new ArgumentException("need --sessions >= 1, --concurrency >= 0, --max-size >= 0, 1 <= --min-fragment <= --max-fragment, 0 <= --fault-rate <= 1");
     }
 }
 catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
@@ -92,7 +104,7 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"load: {options.Sessions} sessions, sizes 0..{Sizes.Format(options.MaxSize)}, fragments {Sizes.Format(options.MinFragment)}..{Sizes.Format(options.MaxFragment)}, fault rate {options.FaultRate:P0}, seed {options.Seed}"));
+    $"load: {options.Sessions} sessions ({(options.Concurrency > 0 ? options.Concurrency.ToString(CultureInfo.InvariantCulture) : "all")} at once), host fragment memory {(options.FragmentMemoryBytes > 0 ? Sizes.Format(options.FragmentMemoryBytes) : "default")}, sizes 0..{Sizes.Format(options.MaxSize)}, fragments {Sizes.Format(options.MinFragment)}..{Sizes.Format(options.MaxFragment)}, fault rate {options.FaultRate:P0}, seed {options.Seed}"));
 Console.WriteLine("load: starting Azurite on free loopback ports");
 await using var azurite = await AzuriteProcess.StartAsync();
 var passed = true;

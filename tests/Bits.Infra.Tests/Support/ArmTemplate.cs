@@ -34,6 +34,25 @@ internal sealed class ArmTemplate
     public JsonObject Module(string name) =>
         OfType("Microsoft.Resources/deployments").Single(r => (string?)r["name"] == name);
 
+    /// <summary>The nested template of a Bicep module (its parameters, variables and resources).</summary>
+    public JsonObject ModuleTemplate(string name) => Module(name)["properties"]!["template"]!.AsObject();
+
+    /// <summary>The value main.bicep passes to a module parameter: its <c>value</c>, or the whole expression when the
+    /// compiler wrote the parameter as one (<c>[if(c, createObject('value', a), createObject('value', b))]</c>).</summary>
+    public JsonNode? ModuleArgument(string module, string parameter) =>
+        Module(module)["properties"]!["parameters"]![parameter] switch
+        {
+            JsonObject argument => argument["value"],
+            var expression => expression,
+        };
+
+    /// <summary>A variable of main.bicep.</summary>
+    public JsonNode? Variable(string name) => Root["variables"]?[name];
+
+    /// <summary>A <c>[for ...]</c> variable of a module, compiled into the <c>copy</c> list of its variables.</summary>
+    public JsonObject ModuleCopyVariable(string module, string name) =>
+        ModuleTemplate(module)["variables"]!["copy"]!.AsArray().OfType<JsonObject>().Single(c => (string?)c["name"] == name);
+
     private static IEnumerable<JsonObject> Walk(JsonObject template)
     {
         var resources = template["resources"] switch

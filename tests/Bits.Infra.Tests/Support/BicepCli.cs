@@ -7,14 +7,6 @@ internal static class BicepCli
 {
     private static readonly Lazy<string> ExecutablePath = new(Locate);
 
-    // Bicep variables main.bicepparam reads; removed from the child environment so defaults are deterministic.
-    private static readonly string[] ParameterVariables =
-    [
-        "AZURE_ENV_NAME", "AZURE_LOCATION", "BITS_UPLOAD_CONTAINER", "BITS_STAGING_CONTAINER", "BITS_SESSION_TABLE",
-        "BITS_COMPLETION_QUEUE", "BITS_STAGING_RETENTION_DAYS", "BITS_MAX_UPLOAD_BYTES", "BITS_ALLOW_OVERWRITES",
-        "FUNCTION_MAX_INSTANCE_COUNT", "FUNCTION_INSTANCE_MEMORY_MB",
-    ];
-
     public static string Path => ExecutablePath.Value;
 
     public static Task<ProcessResult> RunAsync(CancellationToken cancellationToken, params string[] arguments) =>
@@ -23,16 +15,8 @@ internal static class BicepCli
     public static Task<ProcessResult> RunAsync(
         IEnumerable<string> arguments,
         IReadOnlyDictionary<string, string?> environment,
-        CancellationToken cancellationToken)
-    {
-        var effective = ParameterVariables.ToDictionary(name => name, _ => (string?)null);
-        foreach (var (name, value) in environment)
-        {
-            effective[name] = value;
-        }
-
-        return ProcessRunner.RunAsync(Path, arguments, cancellationToken, effective);
-    }
+        CancellationToken cancellationToken) =>
+        ProcessRunner.RunAsync(Path, arguments, cancellationToken, environment);
 
     private static string Locate()
     {

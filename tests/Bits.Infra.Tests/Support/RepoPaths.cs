@@ -11,7 +11,13 @@ internal static class RepoPaths
 
     public static string MainBicep => Path.Combine(Infra, "main.bicep");
 
-    public static string MainBicepParam => Path.Combine(Infra, "main.bicepparam");
+    public static string MainParameters => Path.Combine(Infra, "main.parameters.json");
+
+    public static string Workbook => Path.Combine(Infra, "workbook", "bits-uploads.workbook.json");
+
+    public static string Src => Path.Combine(Root, "src");
+
+    public static string Readme => Path.Combine(Root, "README.md");
 
     public static string SmokeScript => Path.Combine(Infra, "smoke.sh");
 
