@@ -335,13 +335,18 @@ public sealed partial class BitsProtocolHandler
         }
 
         var destination = Areas.Resolve(path);
-        return BelongsTo(session, destination, request.User) ? (session, destination.Area) : null;
+        return BelongsTo(session, destination, request.User) && destination.Area.Enabled ? (session, destination.Area) : null;
     }
 
-    /// <summary>A session is bound to its URL and, with authentication on, to its user: anything else sees no session.</summary>
+    /// <summary>
+    /// A session is bound to its URL, to the area recorded at Create-Session and, with authentication on, to its user:
+    /// anything else sees no session. Since the URL must resolve to the recorded area, the area returned with a session
+    /// (and every policy taken from it) is the session's own; a recorded area that no longer exists matches no URL.
+    /// </summary>
     private static bool BelongsTo(BitsSession session, BitsDestination destination, string? user) =>
         string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
         && string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
+        && string.Equals(session.Area, destination.Area.Name, StringComparison.Ordinal)
         && (session.User is null || string.Equals(session.User, user, StringComparison.Ordinal));
 
     /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
@@ -513,9 +518,7 @@ public sealed partial class BitsProtocolHandler
         var destination = Areas.Resolve(path);
         var session = await _store.GetSessionAsync(id, cancellationToken);
         if (session is null || session.State != BitsSessionState.Open || session.Notification is not { StaticReplyUrl: null }
-            || !string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
-            || !string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
-            || (session.User is not null && !string.Equals(session.User, request.User, StringComparison.Ordinal)))
+            || !BelongsTo(session, destination, request.User))
         {
             return notFound;
         }
@@ -546,7 +549,7 @@ public sealed partial class BitsProtocolHandler
     private async Task<BitsResponse> CloseSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
         ForgetCachedSession(request);
-        var (session, area, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, area, failure) = await FindSessionAsync(request, requireEnabled: true, cancellationToken);
         if (failure is not null)
         {
             return failure;
@@ -630,7 +633,7 @@ public sealed partial class BitsProtocolHandler
     private async Task<BitsResponse> CancelSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
         ForgetCachedSession(request);
-        var (session, _, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, _, failure) = await FindSessionAsync(request, requireEnabled: false, cancellationToken);
         if (failure is not null)
         {
             return failure;
@@ -648,7 +651,7 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindOpenSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
-        var (session, area, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, area, failure) = await FindSessionAsync(request, requireEnabled: true, cancellationToken);
         if (failure is null && session!.State != BitsSessionState.Open)
         {
             // Rule 6a.4: a Fragment for a closed or cancelled session never changes anything.
@@ -658,7 +661,11 @@ public sealed partial class BitsProtocolHandler
         return (session, area, failure);
     }
 
-    private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// The session the request names, with its recorded area (see <see cref="BelongsTo"/>). With
+    /// <paramref name="requireEnabled"/> (Fragment, Close-Session; never Cancel-Session) a disabled area answers 501.
+    /// </summary>
+    private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, bool requireEnabled, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.SessionId))
         {
@@ -681,6 +688,11 @@ public sealed partial class BitsProtocolHandler
         if (session is null || !BelongsTo(session, destination, request.User))
         {
             return (null, null, Fail(BitsError.SessionNotFound(), request));
+        }
+
+        if (requireEnabled && !destination.Area.Enabled)
+        {
+            return (null, null, Fail(UploadsDisabled(destination.Area), request));
         }
 
         return (session, destination.Area, null);

@@ -56,6 +56,19 @@ public sealed class BitsServerOptions
 /// <summary>Checks <see cref="BitsServerOptions"/> at start-up with precise messages.</summary>
 public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOptions>
 {
+    private readonly string? _defaultContainer;
+
+    public BitsServerOptionsValidator()
+    {
+    }
+
+    /// <param name="defaultContainer">The store's default upload container (<c>BitsStorage:UploadContainer</c>), so an
+    /// area naming it explicitly is seen to share it with areas that leave <c>Container</c> empty.</param>
+    public BitsServerOptionsValidator(string? defaultContainer)
+    {
+        _defaultContainer = string.IsNullOrWhiteSpace(defaultContainer) ? null : defaultContainer;
+    }
+
     public ValidateOptionsResult Validate(string? name, BitsServerOptions options)
     {
         var failures = new List<string>();
@@ -99,6 +112,11 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         foreach (var (areaName, area) in options.Areas)
         {
             ValidateArea(areaName, area, prefixes, failures);
+        }
+
+        if (failures.Count == 0)
+        {
+            CheckSharedNames(new BitsAreaCatalog(options).Areas, failures);
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
@@ -170,6 +188,44 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         }
 
         CheckQueue(area.CompletionQueue, $"{key}:CompletionQueue", failures);
+    }
+
+    /// <summary>
+    /// Refuses two areas whose URLs can name the same blob (issue 12, point 2): otherwise an upload through one area's
+    /// rules (say anonymous) takes or replaces a file of the other's. Area A (URL prefix Pa, blob prefix Ba) and B (Pb,
+    /// Bb) in the same container, with Bb = Ba + d, both reach blob Bb + x: B from <c>Pb/x</c>, A from <c>Pa/d+x</c>.
+    /// That is harmless only when A's URL is B's URL for every x (A's would-be URLs are then routed to B by the longest
+    /// prefix: the exact shadowing of <c>PathPrefix=sec</c> with <c>BlobPrefix=sec/</c> beside the default area).
+    /// </summary>
+    private void CheckSharedNames(IReadOnlyList<BitsArea> areas, List<string> failures)
+    {
+        for (var i = 0; i < areas.Count; i++)
+        {
+            for (var j = i + 1; j < areas.Count; j++)
+            {
+                var (a, b) = areas[i].BlobPrefix.Length <= areas[j].BlobPrefix.Length ? (areas[i], areas[j]) : (areas[j], areas[i]);
+                if (!string.Equals(a.Container ?? _defaultContainer, b.Container ?? _defaultContainer, StringComparison.Ordinal)
+                    || !b.BlobPrefix.StartsWith(a.BlobPrefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var d = b.BlobPrefix[a.BlobPrefix.Length..];
+                var urlThroughA = a.PathPrefix.Length == 0 ? d : a.PathPrefix + "/" + d;
+                var urlThroughB = b.PathPrefix.Length == 0 ? string.Empty : b.PathPrefix + "/";
+                if (d.Length > 0 && string.Equals(urlThroughA, urlThroughB, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                failures.Add(
+                    $"Bits:Areas: areas '{a.Name}' and '{b.Name}' can store to the same blob names in container " +
+                    $"'{a.Container ?? _defaultContainer ?? "(default)"}' (for example /uploads/{Example(a, d)} and /uploads/{Example(b, string.Empty)}); " +
+                    $"give one its own Container, or a BlobPrefix equal to its PathPrefix plus '/'.");
+            }
+        }
+
+        static string Example(BitsArea area, string d) => (area.PathPrefix.Length == 0 ? string.Empty : area.PathPrefix + "/") + d + "x.bin";
     }
 
     private static void CheckQueue(string? queue, string key, List<string> failures)

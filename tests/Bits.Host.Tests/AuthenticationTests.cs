@@ -83,8 +83,8 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
         var result = await client.UploadAsync(host.Url("secure/q4.bin"), new MemoryStream(file), ct: Ct);
 
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync("q4.bin"));
-        Assert.Equal("alice", await UploaderAsync(host, "q4.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync("secure/q4.bin"));
+        Assert.Equal("alice", await UploaderAsync(host, "secure/q4.bin"));
         Assert.True(result.FragmentsSent >= 5);
 
         // One PBKDF2 for the whole upload: later packets hit the verification cache.
@@ -164,8 +164,8 @@ public class AuthenticationTests(AzuriteFixture azurite)
             close.AssertAck(200);
         }
 
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync("shared.bin"));
-        Assert.Equal("alice", await UploaderAsync(host, "shared.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync("secure/shared.bin"));
+        Assert.Equal("alice", await UploaderAsync(host, "secure/shared.bin"));
     }
 
     [Fact]
@@ -185,10 +185,10 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
         Assert.Equal(file, await host.Storage.ReadPublishedAsync("public/a.bin"));
         Assert.Null(await UploaderAsync(host, "public/a.bin"));
-        Assert.Null(await UploaderAsync(host, "b.bin"));
+        Assert.Null(await UploaderAsync(host, "open/b.bin"));
         ignored.AssertAck(200); // an area that accepts no scheme ignores credentials, like IIS with anonymous access only
         wrong.AssertAck(401); // an area that accepts Basic refuses wrong Basic credentials, even though anonymous is allowed
-        Assert.Equal("carol", await UploaderAsync(host, "d.bin"));
+        Assert.Equal("carol", await UploaderAsync(host, "open/d.bin"));
     }
 
     [Fact]
@@ -205,10 +205,10 @@ public class AuthenticationTests(AzuriteFixture azurite)
         client.Options.CustomHeaders["Authorization"] = "Bearer " + Token(claims: new Dictionary<string, object> { ["oid"] = "6f1b2c3d-0000-4000-8000-000000000001" });
         await client.UploadAsync(host.Url("api/app.bin"), new MemoryStream(file), ct: Ct);
 
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync("t.bin"));
-        Assert.Equal(BearerUser, await UploaderAsync(host, "t.bin"));
-        Assert.Equal(BearerUser, await UploaderAsync(host, "t2.bin"));
-        Assert.Equal("6f1b2c3d-0000-4000-8000-000000000001", await UploaderAsync(host, "app.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync("api/t.bin"));
+        Assert.Equal(BearerUser, await UploaderAsync(host, "api/t.bin"));
+        Assert.Equal(BearerUser, await UploaderAsync(host, "secure/t2.bin"));
+        Assert.Equal("6f1b2c3d-0000-4000-8000-000000000001", await UploaderAsync(host, "api/app.bin"));
     }
 
     [Fact]
@@ -324,6 +324,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         var closed = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => StartAsync(extra: new()
         {
             ["Bits:Areas:closed:PathPrefix"] = "closed",
+            ["Bits:Areas:closed:BlobPrefix"] = "closed/",
             ["Bits:Areas:closed:Authentication:AllowAnonymous"] = "false",
         }));
 
@@ -408,6 +409,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
             // secure: Basic or Bearer, named users only.
             ["Bits:Areas:secure:PathPrefix"] = "secure",
+            ["Bits:Areas:secure:BlobPrefix"] = "secure/",
             ["Bits:Areas:secure:Authentication:AllowAnonymous"] = "false",
             ["Bits:Areas:secure:Authentication:Basic"] = "true",
             ["Bits:Areas:secure:Authentication:Bearer"] = "true",
@@ -418,17 +420,20 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
             // api: bearer tokens only, any authenticated caller.
             ["Bits:Areas:api:PathPrefix"] = "api",
+            ["Bits:Areas:api:BlobPrefix"] = "api/",
             ["Bits:Areas:api:Authentication:AllowAnonymous"] = "false",
             ["Bits:Areas:api:Authentication:Bearer"] = "true",
 
             // basic: Basic only.
             ["Bits:Areas:basic:PathPrefix"] = "basic",
+            ["Bits:Areas:basic:BlobPrefix"] = "basic/",
             ["Bits:Areas:basic:Authentication:AllowAnonymous"] = "false",
             ["Bits:Areas:basic:Authentication:Basic"] = "true",
             ["Bits:Areas:basic:Authentication:Realm"] = Realm,
 
             // open: anonymous, or Basic when credentials are sent.
             ["Bits:Areas:open:PathPrefix"] = "open",
+            ["Bits:Areas:open:BlobPrefix"] = "open/",
             ["Bits:Areas:open:Authentication:Basic"] = "true",
         };
         foreach (var (key, value) in extra ?? [])

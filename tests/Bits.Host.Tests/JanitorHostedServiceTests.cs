@@ -25,6 +25,7 @@ public class JanitorHostedServiceTests(AzuriteFixture azurite)
             {
                 ["Bits:Janitor:Interval"] = "01:00:00",
                 ["Bits:Areas:quick:PathPrefix"] = "quick",
+                ["Bits:Areas:quick:BlobPrefix"] = "quick/",
                 ["Bits:Areas:quick:SessionTimeout"] = "00:30:00",
             },
             builder => builder.Services.AddSingleton<TimeProvider>(time));

@@ -103,6 +103,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
         var host = await TestHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Bits:Areas:reply:PathPrefix"] = "reply",
+            ["Bits:Areas:reply:BlobPrefix"] = "reply/",
             ["Bits:Areas:reply:NotificationType"] = type,
             ["Bits:Areas:reply:NotificationUrl"] = new Uri(_backEndRoot, backEndPath).AbsoluteUri,
             ["BitsStorage:SegmentBytes"] = "65536",
@@ -193,7 +194,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
         }
 
         // Without BITS-Copy-File-To-Destination nothing is published, and nothing is left in staging.
-        Assert.False(await storage.Uploads.GetBlobClient("in.bin").ExistsAsync(Ct));
+        Assert.False(await storage.Uploads.GetBlobClient("reply/in.bin").ExistsAsync(Ct));
         Assert.Equal(0, await storage.StagedBlobCountAsync());
         Assert.Equal(0, await storage.SessionRowCountAsync());
     }
@@ -209,7 +210,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
         var result = await new BitsUploadClient(http).UploadAsync(host.Url("reply/kept.bin"), new MemoryStream(file), ct: Ct);
 
         Assert.NotNull(result.ReplyUrl);
-        Assert.Equal(file, await storage.ReadPublishedAsync("kept.bin"));
+        Assert.Equal(file, await storage.ReadPublishedAsync("reply/kept.bin"));
         Assert.Equal(0, await storage.StagedBlobCountAsync());
     }
 
