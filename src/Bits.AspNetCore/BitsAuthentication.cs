@@ -47,6 +47,9 @@ internal sealed partial class BitsAuthenticator(
     internal const string BasicScheme = "Basic";
     internal const string BearerScheme = "Bearer";
 
+    /// <summary>The claim carrying the request's owner key (<see cref="BitsRequest.Owner"/>).</summary>
+    internal const string OwnerClaim = "bits_owner";
+
     private static readonly Counter<long> Refusals =
         BitsObservability.Meter.CreateCounter<long>("bits.auth.refusals", "{request}", "Requests refused by authentication (401) or authorization (403)");
 
@@ -93,7 +96,7 @@ internal sealed partial class BitsAuthenticator(
             }
 
             user = verified;
-            identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user)], BasicScheme, ClaimTypes.Name, ClaimTypes.Role);
+            identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user), new Claim(OwnerClaim, "basic:" + user)], BasicScheme, ClaimTypes.Name, ClaimTypes.Role);
         }
         else if (string.Equals(scheme, BearerScheme, StringComparison.OrdinalIgnoreCase) && rule.Bearer)
         {
@@ -112,13 +115,14 @@ internal sealed partial class BitsAuthenticator(
 
             user = result.UserName!;
             identity = result.Identity!;
+            identity.AddClaim(new Claim(OwnerClaim, BearerOwner(identity)));
         }
         else
         {
             return Challenge(area, rule, basicOffered, bearerError: false, "an authentication scheme this area does not accept");
         }
 
-        if (rule.AllowedUsers.Count > 0 && !rule.AllowedUsers.Contains(user, StringComparer.OrdinalIgnoreCase))
+        if (rule.AllowedUsers.Count > 0 && !rule.AllowedUsers.Any(entry => IsAllowed(entry, identity.AuthenticationType!, user, identity)))
         {
             Log.UserNotAllowed(logger, area.Name, user);
             return Count(BitsResponse.Failure(BitsError.AccessDenied("The authenticated user may not upload to this area.")), area, identity.AuthenticationType!);
@@ -127,6 +131,35 @@ internal sealed partial class BitsAuthenticator(
         Log.Authenticated(logger, area.Name, identity.AuthenticationType!, user);
         context.User = new ClaimsPrincipal(identity);
         return null;
+    }
+
+    /// <summary>
+    /// The owner of a bearer token's sessions: its tenant and object id (immutable, unlike <c>preferred_username</c>);
+    /// without them its issuer and subject. Always in the bearer name space, apart from Basic users of the same name.
+    /// </summary>
+    internal static string BearerOwner(ClaimsIdentity identity) =>
+        identity.FindFirst("tid")?.Value is { Length: > 0 } tid && identity.FindFirst("oid")?.Value is { Length: > 0 } oid
+            ? "bearer:" + tid + "/" + oid
+            : "bearer:" + identity.FindFirst("iss")?.Value + "|" + identity.FindFirst("sub")?.Value + "|" + identity.FindFirst("oid")?.Value;
+
+    /// <summary>
+    /// One <c>AllowedUsers</c> entry: <c>basic:&lt;name&gt;</c> is that Basic user only; <c>oid:&lt;object id&gt;</c> is the
+    /// bearer tokens with that <c>oid</c> only; any other entry is a user name, matched (case-insensitively) against the
+    /// Basic user name or the bearer token's user name (<c>preferred_username</c>, <c>upn</c>, <c>oid</c>, <c>sub</c>).
+    /// </summary>
+    internal static bool IsAllowed(string entry, string scheme, string user, ClaimsIdentity identity)
+    {
+        if (entry.StartsWith("basic:", StringComparison.OrdinalIgnoreCase))
+        {
+            return scheme == BasicScheme && string.Equals(entry[6..], user, StringComparison.OrdinalIgnoreCase);
+        }
+
+        if (entry.StartsWith("oid:", StringComparison.OrdinalIgnoreCase))
+        {
+            return scheme == BearerScheme && string.Equals(entry[4..], identity.FindFirst("oid")?.Value, StringComparison.OrdinalIgnoreCase);
+        }
+
+        return string.Equals(entry, user, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>

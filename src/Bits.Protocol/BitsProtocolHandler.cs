@@ -188,6 +188,7 @@ public sealed partial class BitsProtocolHandler
             Area = destination.Area.Name,
             ContentName = request.ContentName,
             User = request.User,
+            Owner = request.User is null ? null : OwnerOf(request),
             CreatedAt = _time.GetUtcNow(),
         };
         await _store.CreateSessionAsync(session, cancellationToken);
@@ -335,7 +336,7 @@ public sealed partial class BitsProtocolHandler
         }
 
         var destination = Areas.Resolve(path);
-        return BelongsTo(session, destination, request.User) && destination.Area.Enabled ? (session, destination.Area) : null;
+        return BelongsTo(session, destination, OwnerOf(request)) && destination.Area.Enabled ? (session, destination.Area) : null;
     }
 
     /// <summary>
@@ -343,11 +344,16 @@ public sealed partial class BitsProtocolHandler
     /// anything else sees no session. Since the URL must resolve to the recorded area, the area returned with a session
     /// (and every policy taken from it) is the session's own; a recorded area that no longer exists matches no URL.
     /// </summary>
-    private static bool BelongsTo(BitsSession session, BitsDestination destination, string? user) =>
+    /// <remarks>Ownership is by <see cref="BitsSession.Owner"/> (scheme plus immutable id): a session of an
+    /// authenticated user created before owners were recorded has none, and so belongs to nobody any more.</remarks>
+    private static bool BelongsTo(BitsSession session, BitsDestination destination, string? owner) =>
         string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
         && string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
         && string.Equals(session.Area, destination.Area.Name, StringComparison.Ordinal)
-        && (session.User is null || string.Equals(session.User, user, StringComparison.Ordinal));
+        && ((session.User is null && session.Owner is null) || (owner is not null && string.Equals(session.Owner, owner, StringComparison.Ordinal)));
+
+    /// <summary>The request's owner key: what the host authenticated (<see cref="BitsRequest.Owner"/>), else the user name.</summary>
+    private static string? OwnerOf(BitsRequest request) => request.Owner ?? request.User;
 
     /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
     private BitsResponse? CheckFragmentHeaders(BitsRequest request, long contentLength, out ContentRange range)
@@ -518,7 +524,7 @@ public sealed partial class BitsProtocolHandler
         var destination = Areas.Resolve(path);
         var session = await _store.GetSessionAsync(id, cancellationToken);
         if (session is null || session.State != BitsSessionState.Open || session.Notification is not { StaticReplyUrl: null }
-            || !BelongsTo(session, destination, request.User))
+            || !BelongsTo(session, destination, OwnerOf(request)))
         {
             return notFound;
         }
@@ -685,7 +691,7 @@ public sealed partial class BitsProtocolHandler
         var destination = Areas.Resolve(path);
         var session = await _store.GetSessionAsync(id, cancellationToken);
 
-        if (session is null || !BelongsTo(session, destination, request.User))
+        if (session is null || !BelongsTo(session, destination, OwnerOf(request)))
         {
             return (null, null, Fail(BitsError.SessionNotFound(), request));
         }

@@ -1,6 +1,9 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
 using Bits.AspNetCore;
 using Bits.Client;
 using Bits.Testing;
@@ -166,6 +169,115 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
         Assert.Equal(file, await host.Storage.ReadPublishedAsync("secure/shared.bin"));
         Assert.Equal("alice", await UploaderAsync(host, "secure/shared.bin"));
+    }
+
+    [Fact]
+    public async Task AnotherUsersSession_AndAnUnknownId_CostTheSameStorageRequests()
+    {
+        var counter = new RequestCounter();
+        await using var host = await StartAsync(counter: counter);
+        using var http = new HttpClient();
+        var url = host.Url("secure/probe.bin");
+        var file = RandomBytes(1000, 5);
+        string alices;
+        using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
+        {
+            create.AssertAck(200);
+            alices = create.Header("BITS-Session-Id")!;
+        }
+
+        var costs = new List<(string Probe, int Reads, int Writes)>();
+        foreach (var (probe, id) in new[] { ("foreign", alices), ("unknown", Guid.NewGuid().ToString("B")), ("foreign", alices), ("unknown", Guid.NewGuid().ToString("B")) })
+        {
+            counter.Reset();
+            using (var fragment = await http.SendAsync(With(HttpBits.Fragment(url, id, file, 0, file.Length), Basic("bob", "bob pw \u00e9")), Ct))
+            {
+                fragment.AssertAck(500);
+                Assert.Equal("0x8020001F", fragment.Header("BITS-Error-Code"));
+            }
+
+            using (var close = await http.SendAsync(With(HttpBits.Packet(url, "Close-Session", id), Basic("bob", "bob pw \u00e9")), Ct))
+            {
+                close.AssertAck(500);
+                Assert.Equal("0x8020001F", close.Header("BITS-Error-Code"));
+            }
+
+            costs.Add((probe, counter.Reads, counter.Writes));
+        }
+
+        Assert.True(costs[0].Reads > 0);
+        Assert.All(costs, c => Assert.Equal((costs[0].Reads, costs[0].Writes), (c.Reads, c.Writes)));
+    }
+
+    [Fact]
+    public async Task BearerTokenNamedLikeABasicUser_DoesNotOwnThatUsersSession()
+    {
+        await using var host = await StartAsync();
+        using var http = new HttpClient();
+        var url = host.Url("secure/mine.bin");
+        var file = RandomBytes(1000, 6);
+        string id;
+        using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
+        {
+            create.AssertAck(200);
+            id = create.Header("BITS-Session-Id")!;
+        }
+
+        var namedAlice = Token(claims: new Dictionary<string, object> { ["preferred_username"] = "alice", ["tid"] = "11111111-2222-3333-4444-555555555555", ["oid"] = "99999999-0000-4000-8000-000000000009" });
+        using var fragment = await http.SendAsync(With(HttpBits.Fragment(url, id, file, 0, file.Length), "Bearer " + namedAlice), Ct);
+
+        fragment.AssertAck(500);
+        Assert.Equal("0x8020001F", fragment.Header("BITS-Error-Code"));
+    }
+
+    [Fact]
+    public async Task BearerSession_IsOwnedByTenantAndObjectId_NotByTheMutableName()
+    {
+        await using var host = await StartAsync();
+        using var http = new HttpClient();
+        var url = host.Url("api/renamed.bin");
+        var file = RandomBytes(1000, 7);
+        Dictionary<string, object> Claims(string name) => new() { ["preferred_username"] = name, ["tid"] = "11111111-2222-3333-4444-555555555555", ["oid"] = "0a0a0a0a-0000-4000-8000-00000000000a" };
+        string id;
+        using (var create = await http.SendAsync(With(HttpBits.Create(url), "Bearer " + Token(claims: Claims("old@contoso.com"))), Ct))
+        {
+            create.AssertAck(200);
+            id = create.Header("BITS-Session-Id")!;
+        }
+
+        using var fragment = await http.SendAsync(With(HttpBits.Fragment(url, id, file, 0, file.Length), "Bearer " + Token(claims: Claims("new@contoso.com"))), Ct);
+        using var other = await http.SendAsync(
+            With(HttpBits.Packet(url, "Close-Session", id), "Bearer " + Token(claims: new Dictionary<string, object> { ["preferred_username"] = "old@contoso.com", ["tid"] = "11111111-2222-3333-4444-555555555555", ["oid"] = "0b0b0b0b-0000-4000-8000-00000000000b" })),
+            Ct);
+
+        fragment.AssertAck(200);
+        other.AssertAck(500);
+        Assert.Equal("0x8020001F", other.Header("BITS-Error-Code"));
+    }
+
+    [Fact]
+    public async Task SessionCreatedUnderTheOldUserKey_IsNotFound()
+    {
+        await using var host = await StartAsync();
+        using var http = new HttpClient();
+        var url = host.Url("secure/old.bin");
+        var file = RandomBytes(1000, 8);
+        string id;
+        using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
+        {
+            create.AssertAck(200);
+            id = create.Header("BITS-Session-Id")!;
+        }
+
+        // A row as the code before owner keys wrote it: the user name, no owner.
+        var row = (await host.Storage.Sessions.GetEntityAsync<TableEntity>(Guid.Parse(id).ToString("B").ToUpperInvariant(), "session", cancellationToken: Ct)).Value;
+        row.Remove("Owner");
+        await host.Storage.Sessions.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, Ct);
+
+        using var fragment = await http.SendAsync(With(HttpBits.Fragment(url, id, file, 0, file.Length), Basic("alice", "alice-pw")), Ct);
+
+        fragment.AssertAck(500);
+        Assert.Equal("0x8020001F", fragment.Header("BITS-Error-Code"));
     }
 
     [Fact]
@@ -395,7 +507,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         return properties.Value.Metadata.TryGetValue("bitsuploader", out var user) ? Uri.UnescapeDataString(user) : null;
     }
 
-    private async Task<AuthHost> StartAsync(bool allowBasicOverHttp = true, TestKeyProvider? keys = null, Dictionary<string, string?>? extra = null)
+    private async Task<AuthHost> StartAsync(bool allowBasicOverHttp = true, TestKeyProvider? keys = null, Dictionary<string, string?>? extra = null, RequestCounter? counter = null)
     {
         var storage = StorageNames.Unique(azurite);
         var settings = new Dictionary<string, string?>
@@ -442,7 +554,19 @@ public class AuthenticationTests(AzuriteFixture azurite)
         }
 
         var provider = keys ?? new TestKeyProvider();
-        var host = await TestHost.StartAsync(storage, settings, builder => builder.Services.AddSingleton<IBitsBearerKeyProvider>(provider));
+        var host = await TestHost.StartAsync(storage, settings, builder =>
+        {
+            builder.Services.AddSingleton<IBitsBearerKeyProvider>(provider);
+            if (counter is not null)
+            {
+                var tableOptions = new TableClientOptions();
+                tableOptions.AddPolicy(counter, HttpPipelinePosition.PerCall);
+                var blobOptions = new BlobClientOptions();
+                blobOptions.AddPolicy(counter, HttpPipelinePosition.PerCall);
+                builder.Services.AddSingleton(new TableServiceClient(storage.ConnectionString, tableOptions));
+                builder.Services.AddSingleton(new BlobServiceClient(storage.ConnectionString, blobOptions));
+            }
+        });
         return new AuthHost(host, storage);
     }
 

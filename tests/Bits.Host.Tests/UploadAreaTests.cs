@@ -21,6 +21,7 @@ public class UploadAreaTests(AzuriteFixture azurite)
             ["Bits:Areas:reports:BlobPrefix"] = "in/",
             ["Bits:Areas:reports:MaxUploadBytes"] = "100000",
             ["Bits:Areas:archive:PathPrefix"] = "archive",
+            ["Bits:Areas:archive:BlobPrefix"] = "archive/",
             ["Bits:Areas:archive:Enabled"] = "false",
         });
         using var http = new HttpClient();
