@@ -22,6 +22,12 @@ public static class BitsAuthentication
         services.TryAddSingleton<IBitsBearerKeyProvider, OpenIdConnectBitsBearerKeyProvider>();
         services.TryAddSingleton<BitsBearerTokenValidator>();
         services.TryAddSingleton<BitsAuthenticator>();
+        services.AddOptions<BitsForwardedHeadersOptions>().Bind(configuration.GetSection(BitsForwardedHeadersOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<BitsRateLimitOptions>().Bind(configuration.GetSection(BitsRateLimitOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BitsForwardedHeadersOptions>, BitsClientProtectionValidator>();
+        services.AddSingleton<IValidateOptions<BitsRateLimitOptions>, BitsClientProtectionValidator>();
+        services.TryAddSingleton<BitsClientAddress>();
+        services.TryAddSingleton<BitsRateLimits>();
         return services;
     }
 
@@ -42,6 +48,8 @@ internal sealed partial class BitsAuthenticator(
     IOptionsMonitor<BitsAuthServerOptions> options,
     BitsBasicCredentialVerifier basic,
     BitsBearerTokenValidator bearer,
+    BitsClientAddress clientAddress,
+    BitsRateLimits limits,
     ILogger<BitsAuthenticator> logger)
 {
     internal const string BasicScheme = "Basic";
@@ -59,6 +67,7 @@ internal sealed partial class BitsAuthenticator(
     {
         // Only this component decides who the user is: start from anonymous whatever ran before.
         context.User = new ClaimsPrincipal(new ClaimsIdentity());
+        var address = clientAddress.Apply(context);
         if (!DestinationPath.TryParse(BitsHttp.RawPathUnder(context, routePrefix), out var path, out _))
         {
             return null; // The handler answers 400 for the name; nothing is stored or revealed.
@@ -73,7 +82,7 @@ internal sealed partial class BitsAuthenticator(
         if (authorization.Count == 0 || (!rule.Basic && !rule.Bearer && rule.AllowAnonymous))
         {
             // An anonymous area that accepts no scheme ignores credentials, as IIS with only anonymous access does.
-            return rule.AllowAnonymous ? null : Challenge(area, rule, basicOffered, bearerError: false, "no credentials");
+            return !rule.AllowAnonymous ? Challenge(area, rule, basicOffered, bearerError: false, "no credentials") : AnonymousLimit(context, area, address);
         }
 
         if (authorization.Count > 1 || !TrySplit(authorization.ToString(), out var scheme, out var parameter))
@@ -90,8 +99,17 @@ internal sealed partial class BitsAuthenticator(
                 return Refuse(area, BasicScheme, "Basic credentials were sent over plain HTTP; use HTTPS.");
             }
 
-            if (!TryDecodeBasic(parameter, out var name, out var password) || !basic.TryVerify(name, password, out var verified))
+            var decoded = TryDecodeBasic(parameter, out var name, out var password);
+            if (limits.BasicThrottled(name, address, out var retryAfter))
             {
+                // Checked before the password, so a guesser learns nothing more while throttled.
+                Log.Throttled(logger, area.Name, "failed Basic attempts");
+                return Count(BitsRateLimits.Throttled(retryAfter, "Too many failed sign-in attempts from this address; retry later."), area, BasicScheme);
+            }
+
+            if (!decoded || !basic.TryVerify(name, password, out var verified))
+            {
+                limits.BasicFailed(name, address);
                 return Challenge(area, rule, basicOffered, bearerError: false, "Basic credentials were not accepted");
             }
 
@@ -133,6 +151,19 @@ internal sealed partial class BitsAuthenticator(
         return null;
     }
 
+    /// <summary>Anonymous Create-Session packets count against the client address's limit (issue 12, point 6).</summary>
+    private BitsResponse? AnonymousLimit(HttpContext context, BitsArea area, string address)
+    {
+        if (!string.Equals(context.Request.Headers[BitsHeaders.PacketType].ToString().Trim(), "Create-Session", StringComparison.OrdinalIgnoreCase)
+            || limits.TryOpenAnonymousSession(address, out var retryAfter))
+        {
+            return null;
+        }
+
+        Log.Throttled(logger, area.Name, "anonymous sessions");
+        return Count(BitsRateLimits.Throttled(retryAfter, "Too many new sessions from this address; retry later."), area, "anonymous");
+    }
+
     /// <summary>
     /// The owner of a bearer token's sessions: its tenant and object id (immutable, unlike <c>preferred_username</c>);
     /// without them its issuer and subject. Always in the bearer name space, apart from Basic users of the same name.
@@ -163,20 +194,11 @@ internal sealed partial class BitsAuthenticator(
     }
 
     /// <summary>
-    /// HTTPS as the client saw it: Kestrel's own TLS, or a front end (Azure Functions, App Service, a proxy) saying so in
-    /// <c>X-Forwarded-Proto</c>. Only the client is protected by this check, so a forged header only harms its sender.
+    /// HTTPS as the client saw it: Kestrel's own TLS, or <c>X-Forwarded-Proto</c> from a configured proxy
+    /// (<c>Bits:ForwardedHeaders</c>, applied to the request's scheme by <see cref="BitsClientAddress"/>); from anyone
+    /// else the header is ignored.
     /// </summary>
-    private static bool IsHttps(HttpRequest request)
-    {
-        if (request.IsHttps)
-        {
-            return true;
-        }
-
-        var forwarded = request.Headers["X-Forwarded-Proto"].ToString();
-        var first = forwarded.Split(',', 2)[0].Trim();
-        return string.Equals(first, "https", StringComparison.OrdinalIgnoreCase);
-    }
+    private static bool IsHttps(HttpRequest request) => request.IsHttps;
 
     private static bool TrySplit(string header, out string scheme, out string parameter)
     {
@@ -284,6 +306,9 @@ internal sealed partial class BitsAuthenticator(
 
         [LoggerMessage(EventId = 43, Level = LogLevel.Debug, Message = "Area {Area}: authenticated {Scheme} user {User}")]
         public static partial void Authenticated(ILogger logger, string area, string scheme, string user);
+
+        [LoggerMessage(EventId = 45, Level = LogLevel.Warning, Message = "Request throttled in area {Area}: {Limit}")]
+        public static partial void Throttled(ILogger logger, string area, string limit);
 
         [LoggerMessage(EventId = 44, Level = LogLevel.Error, Message = "Bearer token signing keys are unavailable for area {Area}: {Reason}")]
         public static partial void KeysUnavailable(ILogger logger, string area, string reason);

@@ -40,6 +40,12 @@ public sealed class BitsServerOptions
     /// <summary>Idle time after which the janitor removes a session and its data (IIS BITSSessionTimeout).</summary>
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>
+    /// A session that has received no Fragment expires after this (issue 12: anonymous callers could otherwise keep
+    /// rows for <see cref="SessionTimeout"/> without sending a byte); a client that comes back simply starts again.
+    /// </summary>
+    public TimeSpan UnusedSessionTimeout { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Open sessions one authenticated user may hold (IIS BITSNumberOfSessionsLimit); 0 for no limit.</summary>
     public int MaxSessionsPerUser { get; set; } = 50;
 
@@ -100,6 +106,11 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         if (options.SessionTimeout <= TimeSpan.Zero)
         {
             failures.Add($"Bits:SessionTimeout must be positive; it is {options.SessionTimeout}.");
+        }
+
+        if (options.UnusedSessionTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"Bits:UnusedSessionTimeout must be positive; it is {options.UnusedSessionTimeout}.");
         }
 
         if (options.MaxSessionsPerUser < 0)

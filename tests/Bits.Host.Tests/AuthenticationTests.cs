@@ -417,6 +417,10 @@ public class AuthenticationTests(AzuriteFixture azurite)
         var forwarded = With(HttpBits.Packet(url, "Ping"), Basic("alice", "alice-pw"));
         forwarded.Headers.Add("X-Forwarded-Proto", "https");
         using var behindTls = await http.SendAsync(forwarded, Ct);
+        await using var proxied = await StartAsync(allowBasicOverHttp: false, extra: new() { ["Bits:ForwardedHeaders:KnownProxies:0"] = "127.0.0.1" });
+        var throughProxy = With(HttpBits.Packet(proxied.Url("basic/q4.bin"), "Ping"), Basic("alice", "alice-pw"));
+        throughProxy.Headers.Add("X-Forwarded-Proto", "https");
+        using var behindKnownProxy = await http.SendAsync(throughProxy, Ct);
 
         // Nothing can be offered over plain HTTP: a Basic-only area answers 403, it never invites a password in clear.
         noCredentials.AssertAck(403);
@@ -425,7 +429,10 @@ public class AuthenticationTests(AzuriteFixture azurite)
         credentials.AssertAck(403);
         Assert.Equal("0x80070005", credentials.Header("BITS-Error-Code"));
         AssertChallenge(bearerOnly, basic: false, bearer: true);
-        behindTls.AssertAck(200);
+
+        // X-Forwarded-Proto counts only from a configured proxy (Bits:ForwardedHeaders), not from any caller.
+        behindTls.AssertAck(403);
+        behindKnownProxy.AssertAck(200);
     }
 
     [Fact]
