@@ -101,7 +101,7 @@ internal sealed class BitsClientProtectionValidator : IValidateOptions<BitsForwa
 internal sealed class BitsClientAddress
 {
     private static readonly object AppliedKey = new();
-    private readonly ForwardedHeadersMiddleware _forwarded;
+    private readonly ForwardedHeadersMiddleware? _forwarded;
 
     public BitsClientAddress(IOptions<BitsForwardedHeadersOptions> options, ILoggerFactory loggerFactory)
     {
@@ -120,13 +120,14 @@ internal sealed class BitsClientAddress
             forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
         }
 
-        _forwarded = new ForwardedHeadersMiddleware(_ => Task.CompletedTask, loggerFactory, Options.Create(forwarded));
+        // The middleware trusts every sender when both lists are empty; here empty means forwarded headers never count.
+        _forwarded = forwarded.KnownProxies.Count + forwarded.KnownIPNetworks.Count == 0 ? null : new ForwardedHeadersMiddleware(_ => Task.CompletedTask, loggerFactory, Options.Create(forwarded));
     }
 
     /// <summary>Applies trusted forwarded headers to the request (once) and returns the client address.</summary>
     public string Apply(HttpContext context)
     {
-        if (!context.Items.ContainsKey(AppliedKey))
+        if (_forwarded is not null && !context.Items.ContainsKey(AppliedKey))
         {
             context.Items[AppliedKey] = true;
             _forwarded.ApplyForwarders(context);

@@ -146,7 +146,7 @@ public class RateLimitTests(AzuriteFixture azurite)
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var host = await TestHost.StartAsync(
             storage,
-            new Dictionary<string, string?> { ["Bits:Janitor:Interval"] = "01:00:00", ["Bits:UnusedSessionTimeout"] = "01:00:00" },
+            new Dictionary<string, string?> { ["Bits:Janitor:Interval"] = "01:00:00", ["Bits:UnusedSessionTimeout"] = "00:30:00" },
             builder => builder.Services.AddSingleton<TimeProvider>(time));
         var janitor = host.Services.GetServices<IHostedService>().OfType<BitsJanitorHostedService>().Single();
         using var http = new HttpClient();
