@@ -279,6 +279,9 @@ public sealed partial class BitsProtocolHandler
         }
 
         var (ack, received) = await AppendAsync(session, range, buffer.Memory, echo, cancellationToken);
+
+        // The bytes are stored: their memory goes back now, not after the back-end's answer (issue 12, point 5).
+        buffer.Dispose();
         if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
         {
             return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
