@@ -22,6 +22,12 @@ public static class BitsAuthentication
         services.TryAddSingleton<IBitsBearerKeyProvider, OpenIdConnectBitsBearerKeyProvider>();
         services.TryAddSingleton<BitsBearerTokenValidator>();
         services.TryAddSingleton<BitsAuthenticator>();
+        services.AddOptions<BitsForwardedHeadersOptions>().Bind(configuration.GetSection(BitsForwardedHeadersOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<BitsRateLimitOptions>().Bind(configuration.GetSection(BitsRateLimitOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BitsForwardedHeadersOptions>, BitsClientProtectionValidator>();
+        services.AddSingleton<IValidateOptions<BitsRateLimitOptions>, BitsClientProtectionValidator>();
+        services.TryAddSingleton<BitsClientAddress>();
+        services.TryAddSingleton<BitsRateLimits>();
         return services;
     }
 
@@ -42,10 +48,15 @@ internal sealed partial class BitsAuthenticator(
     IOptionsMonitor<BitsAuthServerOptions> options,
     BitsBasicCredentialVerifier basic,
     BitsBearerTokenValidator bearer,
+    BitsClientAddress clientAddress,
+    BitsRateLimits limits,
     ILogger<BitsAuthenticator> logger)
 {
     internal const string BasicScheme = "Basic";
     internal const string BearerScheme = "Bearer";
+
+    /// <summary>The claim carrying the request's owner key (<see cref="BitsRequest.Owner"/>).</summary>
+    internal const string OwnerClaim = "bits_owner";
 
     private static readonly Counter<long> Refusals =
         BitsObservability.Meter.CreateCounter<long>("bits.auth.refusals", "{request}", "Requests refused by authentication (401) or authorization (403)");
@@ -56,6 +67,7 @@ internal sealed partial class BitsAuthenticator(
     {
         // Only this component decides who the user is: start from anonymous whatever ran before.
         context.User = new ClaimsPrincipal(new ClaimsIdentity());
+        var address = clientAddress.Apply(context);
         if (!DestinationPath.TryParse(BitsHttp.RawPathUnder(context, routePrefix), out var path, out _))
         {
             return null; // The handler answers 400 for the name; nothing is stored or revealed.
@@ -70,7 +82,7 @@ internal sealed partial class BitsAuthenticator(
         if (authorization.Count == 0 || (!rule.Basic && !rule.Bearer && rule.AllowAnonymous))
         {
             // An anonymous area that accepts no scheme ignores credentials, as IIS with only anonymous access does.
-            return rule.AllowAnonymous ? null : Challenge(area, rule, basicOffered, bearerError: false, "no credentials");
+            return !rule.AllowAnonymous ? Challenge(area, rule, basicOffered, bearerError: false, "no credentials") : AnonymousLimit(context, area, address);
         }
 
         if (authorization.Count > 1 || !TrySplit(authorization.ToString(), out var scheme, out var parameter))
@@ -87,13 +99,22 @@ internal sealed partial class BitsAuthenticator(
                 return Refuse(area, BasicScheme, "Basic credentials were sent over plain HTTP; use HTTPS.");
             }
 
-            if (!TryDecodeBasic(parameter, out var name, out var password) || !basic.TryVerify(name, password, out var verified))
+            var decoded = TryDecodeBasic(parameter, out var name, out var password);
+            if (limits.BasicThrottled(name, address, out var retryAfter))
             {
+                // Checked before the password, so a guesser learns nothing more while throttled.
+                Log.Throttled(logger, area.Name, "failed Basic attempts");
+                return Count(BitsRateLimits.Throttled(retryAfter, "Too many failed sign-in attempts from this address; retry later."), area, BasicScheme);
+            }
+
+            if (!decoded || !basic.TryVerify(name, password, out var verified))
+            {
+                limits.BasicFailed(name, address);
                 return Challenge(area, rule, basicOffered, bearerError: false, "Basic credentials were not accepted");
             }
 
             user = verified;
-            identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user)], BasicScheme, ClaimTypes.Name, ClaimTypes.Role);
+            identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user), new Claim(OwnerClaim, "basic:" + user)], BasicScheme, ClaimTypes.Name, ClaimTypes.Role);
         }
         else if (string.Equals(scheme, BearerScheme, StringComparison.OrdinalIgnoreCase) && rule.Bearer)
         {
@@ -111,13 +132,14 @@ internal sealed partial class BitsAuthenticator(
 
             user = result.UserName!;
             identity = result.Identity!;
+            identity.AddClaim(new Claim(OwnerClaim, BearerOwner(identity)));
         }
         else
         {
             return Challenge(area, rule, basicOffered, bearerError: false, "an authentication scheme this area does not accept");
         }
 
-        if (rule.AllowedUsers.Count > 0 && !rule.AllowedUsers.Contains(user, StringComparer.OrdinalIgnoreCase))
+        if (rule.AllowedUsers.Count > 0 && !rule.AllowedUsers.Any(entry => IsAllowed(entry, identity.AuthenticationType!, user, identity)))
         {
             Log.UserNotAllowed(logger, area.Name, user);
             return Count(BitsResponse.Failure(BitsError.AccessDenied("The authenticated user may not upload to this area.")), area, identity.AuthenticationType!);
@@ -128,21 +150,54 @@ internal sealed partial class BitsAuthenticator(
         return null;
     }
 
-    /// <summary>
-    /// HTTPS as the client saw it: Kestrel's own TLS, or a front end (Azure Functions, App Service, a proxy) saying so in
-    /// <c>X-Forwarded-Proto</c>. Only the client is protected by this check, so a forged header only harms its sender.
-    /// </summary>
-    private static bool IsHttps(HttpRequest request)
+    /// <summary>Anonymous Create-Session packets count against the client address's limit (issue 12, point 6).</summary>
+    private BitsResponse? AnonymousLimit(HttpContext context, BitsArea area, string address)
     {
-        if (request.IsHttps)
+        if (!string.Equals(context.Request.Headers[BitsHeaders.PacketType].ToString().Trim(), "Create-Session", StringComparison.OrdinalIgnoreCase)
+            || limits.TryOpenAnonymousSession(address, out var retryAfter))
         {
-            return true;
+            return null;
         }
 
-        var forwarded = request.Headers["X-Forwarded-Proto"].ToString();
-        var first = forwarded.Split(',', 2)[0].Trim();
-        return string.Equals(first, "https", StringComparison.OrdinalIgnoreCase);
+        Log.Throttled(logger, area.Name, "anonymous sessions");
+        return Count(BitsRateLimits.Throttled(retryAfter, "Too many new sessions from this address; retry later."), area, "anonymous");
     }
+
+    /// <summary>
+    /// The owner of a bearer token's sessions: its tenant and object id (immutable, unlike <c>preferred_username</c>);
+    /// without them its issuer and subject. Always in the bearer name space, apart from Basic users of the same name.
+    /// </summary>
+    internal static string BearerOwner(ClaimsIdentity identity) =>
+        identity.FindFirst("tid")?.Value is { Length: > 0 } tid && identity.FindFirst("oid")?.Value is { Length: > 0 } oid
+            ? "bearer:" + tid + "/" + oid
+            : "bearer:" + identity.FindFirst("iss")?.Value + "|" + identity.FindFirst("sub")?.Value + "|" + identity.FindFirst("oid")?.Value;
+
+    /// <summary>
+    /// One <c>AllowedUsers</c> entry: <c>basic:&lt;name&gt;</c> is that Basic user only; <c>oid:&lt;object id&gt;</c> is the
+    /// bearer tokens with that <c>oid</c> only; any other entry is a user name, matched (case-insensitively) against the
+    /// Basic user name or the bearer token's user name (<c>preferred_username</c>, <c>upn</c>, <c>oid</c>, <c>sub</c>).
+    /// </summary>
+    internal static bool IsAllowed(string entry, string scheme, string user, ClaimsIdentity identity)
+    {
+        if (entry.StartsWith("basic:", StringComparison.OrdinalIgnoreCase))
+        {
+            return scheme == BasicScheme && string.Equals(entry[6..], user, StringComparison.OrdinalIgnoreCase);
+        }
+
+        if (entry.StartsWith("oid:", StringComparison.OrdinalIgnoreCase))
+        {
+            return scheme == BearerScheme && string.Equals(entry[4..], identity.FindFirst("oid")?.Value, StringComparison.OrdinalIgnoreCase);
+        }
+
+        return string.Equals(entry, user, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// HTTPS as the client saw it: Kestrel's own TLS, or <c>X-Forwarded-Proto</c> from a configured proxy
+    /// (<c>Bits:ForwardedHeaders</c>, applied to the request's scheme by <see cref="BitsClientAddress"/>); from anyone
+    /// else the header is ignored.
+    /// </summary>
+    private static bool IsHttps(HttpRequest request) => request.IsHttps;
 
     private static bool TrySplit(string header, out string scheme, out string parameter)
     {
@@ -250,6 +305,9 @@ internal sealed partial class BitsAuthenticator(
 
         [LoggerMessage(EventId = 43, Level = LogLevel.Debug, Message = "Area {Area}: authenticated {Scheme} user {User}")]
         public static partial void Authenticated(ILogger logger, string area, string scheme, string user);
+
+        [LoggerMessage(EventId = 45, Level = LogLevel.Warning, Message = "Request throttled in area {Area}: {Limit}")]
+        public static partial void Throttled(ILogger logger, string area, string limit);
 
         [LoggerMessage(EventId = 44, Level = LogLevel.Error, Message = "Bearer token signing keys are unavailable for area {Area}: {Reason}")]
         public static partial void KeysUnavailable(ILogger logger, string area, string reason);

@@ -90,6 +90,7 @@ public static class BitsHttp
             ContentLength = http.ContentLength,
             OversizedHeader = oversized,
             User = context.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : null,
+            Owner = context.User.Identity is { IsAuthenticated: true } ? context.User.FindFirst(BitsAuthenticator.OwnerClaim)?.Value : null,
             Body = http.Body,
         };
     }

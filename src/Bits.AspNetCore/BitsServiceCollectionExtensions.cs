@@ -26,7 +26,8 @@ public static class BitsServiceCollectionExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<BitsServerOptions>().Bind(configuration.GetSection(BitsServerOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<BitsServerOptions>, BitsServerOptionsValidator>();
+        services.AddSingleton<IValidateOptions<BitsServerOptions>>(sp =>
+            new BitsServerOptionsValidator(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value.UploadContainer, sp.GetRequiredService<IOptions<BitsHostLimits>>()));
         services.AddOptions<AzureBitsStorageOptions>().Bind(configuration.GetSection(AzureBitsStorageOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AzureBitsStorageOptions>, AzureBitsStorageOptionsValidator>();
 

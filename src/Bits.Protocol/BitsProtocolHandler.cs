@@ -201,6 +201,7 @@ public sealed partial class BitsProtocolHandler
             Area = destination.Area.Name,
             ContentName = request.ContentName,
             User = request.User,
+            Owner = request.User is null ? null : OwnerOf(request),
             CreatedAt = _time.GetUtcNow(),
         };
         await _store.CreateSessionAsync(session, cancellationToken);
@@ -292,6 +293,9 @@ public sealed partial class BitsProtocolHandler
         }
 
         var (ack, received) = await AppendAsync(session, range, buffer.Memory, echo, cancellationToken);
+
+        // The bytes are stored: their memory goes back now, not after the back-end's answer (issue 12, point 5).
+        buffer.Dispose();
         if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
         {
             return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
@@ -349,14 +353,24 @@ public sealed partial class BitsProtocolHandler
         }
 
         var destination = Areas.Resolve(path);
-        return BelongsTo(session, destination, request.User) ? (session, destination.Area) : null;
+        return BelongsTo(session, destination, OwnerOf(request)) && destination.Area.Enabled ? (session, destination.Area) : null;
     }
 
-    /// <summary>A session is bound to its URL and, with authentication on, to its user: anything else sees no session.</summary>
-    private static bool BelongsTo(BitsSession session, BitsDestination destination, string? user) =>
+    /// <summary>
+    /// A session is bound to its URL, to the area recorded at Create-Session and, with authentication on, to its user:
+    /// anything else sees no session. Since the URL must resolve to the recorded area, the area returned with a session
+    /// (and every policy taken from it) is the session's own; a recorded area that no longer exists matches no URL.
+    /// </summary>
+    /// <remarks>Ownership is by <see cref="BitsSession.Owner"/> (scheme plus immutable id): a session of an
+    /// authenticated user created before owners were recorded has none, and so belongs to nobody any more.</remarks>
+    private static bool BelongsTo(BitsSession session, BitsDestination destination, string? owner) =>
         string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
         && string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
-        && (session.User is null || string.Equals(session.User, user, StringComparison.Ordinal));
+        && string.Equals(session.Area, destination.Area.Name, StringComparison.Ordinal)
+        && ((session.User is null && session.Owner is null) || (owner is not null && string.Equals(session.Owner, owner, StringComparison.Ordinal)));
+
+    /// <summary>The request's owner key: what the host authenticated (<see cref="BitsRequest.Owner"/>), else the user name.</summary>
+    private static string? OwnerOf(BitsRequest request) => request.Owner ?? request.User;
 
     /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
     private BitsResponse? CheckFragmentHeaders(BitsRequest request, long contentLength, out ContentRange range)
@@ -536,9 +550,7 @@ public sealed partial class BitsProtocolHandler
         var destination = Areas.Resolve(path);
         var session = await _store.GetSessionAsync(id, cancellationToken);
         if (session is null || session.State != BitsSessionState.Open || session.Notification is not { StaticReplyUrl: null }
-            || !string.Equals(session.Destination, destination.BlobName, StringComparison.Ordinal)
-            || !string.Equals(session.Container, destination.Container, StringComparison.Ordinal)
-            || (session.User is not null && !string.Equals(session.User, request.User, StringComparison.Ordinal)))
+            || !BelongsTo(session, destination, OwnerOf(request)))
         {
             return notFound;
         }
@@ -569,7 +581,7 @@ public sealed partial class BitsProtocolHandler
     private async Task<BitsResponse> CloseSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
         ForgetCachedSession(request);
-        var (session, area, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, area, failure) = await FindSessionAsync(request, requireEnabled: true, cancellationToken);
         if (failure is not null)
         {
             return failure;
@@ -653,7 +665,7 @@ public sealed partial class BitsProtocolHandler
     private async Task<BitsResponse> CancelSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
         ForgetCachedSession(request);
-        var (session, _, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, _, failure) = await FindSessionAsync(request, requireEnabled: false, cancellationToken);
         if (failure is not null)
         {
             return failure;
@@ -671,7 +683,7 @@ public sealed partial class BitsProtocolHandler
 
     private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindOpenSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
-        var (session, area, failure) = await FindSessionAsync(request, cancellationToken);
+        var (session, area, failure) = await FindSessionAsync(request, requireEnabled: true, cancellationToken);
         if (failure is null && session!.State != BitsSessionState.Open)
         {
             // Rule 6a.4: a Fragment for a closed or cancelled session never changes anything.
@@ -681,7 +693,11 @@ public sealed partial class BitsProtocolHandler
         return (session, area, failure);
     }
 
-    private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// The session the request names, with its recorded area (see <see cref="BelongsTo"/>). With
+    /// <paramref name="requireEnabled"/> (Fragment, Close-Session; never Cancel-Session) a disabled area answers 501.
+    /// </summary>
+    private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, bool requireEnabled, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.SessionId))
         {
@@ -701,9 +717,14 @@ public sealed partial class BitsProtocolHandler
         var destination = Areas.Resolve(path);
         var session = await _store.GetSessionAsync(id, cancellationToken);
 
-        if (session is null || !BelongsTo(session, destination, request.User))
+        if (session is null || !BelongsTo(session, destination, OwnerOf(request)))
         {
             return (null, null, Fail(BitsError.SessionNotFound(), request));
+        }
+
+        if (requireEnabled && !destination.Area.Enabled)
+        {
+            return (null, null, Fail(UploadsDisabled(destination.Area), request));
         }
 
         return (session, destination.Area, null);

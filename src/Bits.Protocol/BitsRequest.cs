@@ -32,6 +32,12 @@ public sealed class BitsRequest
     /// <summary>The authenticated user, if the host authenticated the request.</summary>
     public string? User { get; init; }
 
+    /// <summary>
+    /// Who owns the sessions this request creates and may continue: the authentication scheme plus an immutable id
+    /// (<c>basic:&lt;user&gt;</c>, <c>bearer:&lt;tid&gt;/&lt;oid&gt;</c>); null for <see cref="User"/> itself.
+    /// </summary>
+    public string? Owner { get; init; }
+
     public Stream Body { get; init; } = Stream.Null;
 
     /// <summary>

@@ -40,6 +40,12 @@ public sealed class BitsServerOptions
     /// <summary>Idle time after which the janitor removes a session and its data (IIS BITSSessionTimeout).</summary>
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>
+    /// A session that has received no Fragment expires after this (issue 12: anonymous callers could otherwise keep
+    /// rows for <see cref="SessionTimeout"/> without sending a byte); a client that comes back simply starts again.
+    /// </summary>
+    public TimeSpan UnusedSessionTimeout { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Open sessions one authenticated user may hold (IIS BITSNumberOfSessionsLimit); 0 for no limit.</summary>
     public int MaxSessionsPerUser { get; set; } = 50;
 
@@ -74,16 +80,21 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
     public const long MinimumMaxFragmentBytes = 5120;
 
     private readonly BitsHostLimits _limits;
+    private readonly string? _defaultContainer;
 
-    /// <summary>Validates for the self-hosted (Kestrel) limits.</summary>
+    /// <summary>Validates for the self-hosted (Kestrel) limits, without knowing the store's default container.</summary>
     public BitsServerOptionsValidator()
-        : this(Options.Create(new BitsHostLimits()))
+        : this(null, Options.Create(new BitsHostLimits()))
     {
     }
 
-    public BitsServerOptionsValidator(IOptions<BitsHostLimits> limits)
+    /// <param name="defaultContainer">The store's default upload container (<c>BitsStorage:UploadContainer</c>), so an
+    /// area naming it explicitly is seen to share it with areas that leave <c>Container</c> empty.</param>
+    /// <param name="limits">Limits of the host this runs on (<see cref="BitsHostLimits"/>).</param>
+    public BitsServerOptionsValidator(string? defaultContainer, IOptions<BitsHostLimits> limits)
     {
         _limits = limits.Value;
+        _defaultContainer = string.IsNullOrWhiteSpace(defaultContainer) ? null : defaultContainer;
     }
 
     public ValidateOptionsResult Validate(string? name, BitsServerOptions options)
@@ -119,6 +130,11 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
             failures.Add($"Bits:SessionTimeout must be positive; it is {options.SessionTimeout}.");
         }
 
+        if (options.UnusedSessionTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"Bits:UnusedSessionTimeout must be positive; it is {options.UnusedSessionTimeout}.");
+        }
+
         if (options.MaxSessionsPerUser < 0)
         {
             failures.Add($"Bits:MaxSessionsPerUser must not be negative; it is {options.MaxSessionsPerUser}.");
@@ -149,6 +165,11 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         foreach (var (areaName, area) in options.Areas)
         {
             ValidateArea(areaName, area, prefixes, failures);
+        }
+
+        if (failures.Count == 0)
+        {
+            CheckSharedNames(new BitsAreaCatalog(options).Areas, failures);
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
@@ -220,6 +241,44 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         }
 
         CheckQueue(area.CompletionQueue, $"{key}:CompletionQueue", failures);
+    }
+
+    /// <summary>
+    /// Refuses two areas whose URLs can name the same blob (issue 12, point 2): otherwise an upload through one area's
+    /// rules (say anonymous) takes or replaces a file of the other's. Area A (URL prefix Pa, blob prefix Ba) and B (Pb,
+    /// Bb) in the same container, with Bb = Ba + d, both reach blob Bb + x: B from <c>Pb/x</c>, A from <c>Pa/d+x</c>.
+    /// That is harmless only when A's URL is B's URL for every x (A's would-be URLs are then routed to B by the longest
+    /// prefix: the exact shadowing of <c>PathPrefix=sec</c> with <c>BlobPrefix=sec/</c> beside the default area).
+    /// </summary>
+    private void CheckSharedNames(IReadOnlyList<BitsArea> areas, List<string> failures)
+    {
+        for (var i = 0; i < areas.Count; i++)
+        {
+            for (var j = i + 1; j < areas.Count; j++)
+            {
+                var (a, b) = areas[i].BlobPrefix.Length <= areas[j].BlobPrefix.Length ? (areas[i], areas[j]) : (areas[j], areas[i]);
+                if (!string.Equals(a.Container ?? _defaultContainer, b.Container ?? _defaultContainer, StringComparison.Ordinal)
+                    || !b.BlobPrefix.StartsWith(a.BlobPrefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var d = b.BlobPrefix[a.BlobPrefix.Length..];
+                var urlThroughA = a.PathPrefix.Length == 0 ? d : a.PathPrefix + "/" + d;
+                var urlThroughB = b.PathPrefix.Length == 0 ? string.Empty : b.PathPrefix + "/";
+                if (d.Length > 0 && string.Equals(urlThroughA, urlThroughB, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                failures.Add(
+                    $"Bits:Areas: areas '{a.Name}' and '{b.Name}' can store to the same blob names in container " +
+                    $"'{a.Container ?? _defaultContainer ?? "(default)"}' (for example /uploads/{Example(a, d)} and /uploads/{Example(b, string.Empty)}); " +
+                    $"give one its own Container, or a BlobPrefix equal to its PathPrefix plus '/'.");
+            }
+        }
+
+        static string Example(BitsArea area, string d) => (area.PathPrefix.Length == 0 ? string.Empty : area.PathPrefix + "/") + d + "x.bin";
     }
 
     private static void CheckQueue(string? queue, string key, List<string> failures)

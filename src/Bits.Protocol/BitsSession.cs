@@ -37,6 +37,9 @@ public sealed record BitsSession
 
     public string? User { get; init; }
 
+    /// <summary>The owner key of the creating request (<see cref="BitsRequest.Owner"/>); null for sessions of anonymous callers.</summary>
+    public string? Owner { get; init; }
+
     public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>The file size, recorded from the first Fragment; null before it.</summary>

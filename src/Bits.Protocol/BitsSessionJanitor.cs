@@ -105,9 +105,16 @@ public sealed partial class BitsSessionJanitor
     /// <summary>The settings this janitor runs with.</summary>
     public BitsJanitorOptions Options => _options;
 
-    /// <summary>The idle timeout of a session: its area's, or <see cref="BitsServerOptions.SessionTimeout"/> for an area no longer configured.</summary>
-    public TimeSpan IdleTimeout(BitsSession session) =>
-        _catalog.Find(session.Area ?? BitsAreaCatalog.DefaultAreaName)?.SessionTimeout ?? _serverOptions.SessionTimeout;
+    /// <summary>
+    /// The idle timeout of a session: its area's, or <see cref="BitsServerOptions.SessionTimeout"/> for an area no longer
+    /// configured; at most <see cref="BitsServerOptions.UnusedSessionTimeout"/> while it has received no Fragment (its
+    /// size is unknown until the first one).
+    /// </summary>
+    public TimeSpan IdleTimeout(BitsSession session)
+    {
+        var timeout = _catalog.Find(session.Area ?? BitsAreaCatalog.DefaultAreaName)?.SessionTimeout ?? _serverOptions.SessionTimeout;
+        return session.TotalLength is null && _serverOptions.UnusedSessionTimeout < timeout ? _serverOptions.UnusedSessionTimeout : timeout;
+    }
 
     /// <summary>
     /// Sweeps everything due as of now, batch after batch, until a batch comes back short (nothing more is due) or

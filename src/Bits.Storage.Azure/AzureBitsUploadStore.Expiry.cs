@@ -261,9 +261,9 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
         }
     }
 
-    /// <summary>The smallest session timeout of any area (and of the top level): the creation-time due delay.</summary>
+    /// <summary>The smallest session timeout of any area (and of the top level, and for unused sessions): the creation-time due delay.</summary>
     private TimeSpan FirstDueAfter => _firstDueAfter ??=
-        new BitsAreaCatalog(_serverOptions).Areas.Select(a => a.SessionTimeout).Append(_serverOptions.SessionTimeout).Min();
+        new BitsAreaCatalog(_serverOptions).Areas.Select(a => a.SessionTimeout).Append(_serverOptions.SessionTimeout).Append(_serverOptions.UnusedSessionTimeout).Min();
 
     private static TableEntity IndexEntity(DateTimeOffset dueAt, string sessionId, string kind, string? userKey) =>
         new(ExpiryPartition(dueAt), sessionId)

@@ -430,6 +430,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         ["Area"] = session.Area,
         ["ContentName"] = session.ContentName,
         ["User"] = session.User,
+        ["Owner"] = session.Owner,
         ["CreatedAt"] = session.CreatedAt,
         ["State"] = (int)state,
     };
@@ -442,6 +443,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         Area = entity.GetString("Area"),
         ContentName = entity.GetString("ContentName"),
         User = entity.GetString("User"),
+        Owner = entity.GetString("Owner"),
         CreatedAt = entity.GetDateTimeOffset("CreatedAt") ?? DateTimeOffset.MinValue,
         TotalLength = entity.GetInt64("TotalLength"),
         State = (BitsSessionState)(entity.GetInt32("State") ?? 0),

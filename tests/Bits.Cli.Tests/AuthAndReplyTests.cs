@@ -26,6 +26,7 @@ public sealed class AuthAndReplyTests(AzuriteFixture azurite)
         ["Bits:Auth:BasicUsers:alice"] = AliceHash,
         ["Bits:Auth:BasicUsers:bob"] = BobHash,
         ["Bits:Areas:secure:PathPrefix"] = "secure",
+        ["Bits:Areas:secure:BlobPrefix"] = "secure/",
         ["Bits:Areas:secure:Authentication:AllowAnonymous"] = "false",
         ["Bits:Areas:secure:Authentication:Basic"] = "true",
     });
@@ -46,8 +47,8 @@ public sealed class AuthAndReplyTests(AzuriteFixture azurite)
         var run = await Cli.RunAsync(["upload", folder.File("q4.bin"), host.Url("secure/q4.bin").AbsoluteUri, "--user", "alice", "--password-stdin", "--fragment", "32KiB"], stdin: "alice-pw\n");
 
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Equal(file, await host.ReadPublishedAsync("q4.bin"));
-        Assert.Equal("alice", await UploaderAsync(host, "q4.bin"));
+        Assert.Equal(file, await host.ReadPublishedAsync("secure/q4.bin"));
+        Assert.Equal("alice", await UploaderAsync(host, "secure/q4.bin"));
         Assert.DoesNotContain("alice-pw", run.Stdout + run.Stderr, StringComparison.Ordinal);
     }
 
@@ -62,8 +63,8 @@ public sealed class AuthAndReplyTests(AzuriteFixture azurite)
         var run = await Cli.RunAsync(["upload", folder.File("h.bin"), host.Url("secure/h.bin").AbsoluteUri, "--header", $"Authorization: {authorization}", "-H", "X-Trace: cli-test"]);
 
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Equal(file, await host.ReadPublishedAsync("h.bin"));
-        Assert.Equal("bob", await UploaderAsync(host, "h.bin"));
+        Assert.Equal(file, await host.ReadPublishedAsync("secure/h.bin"));
+        Assert.Equal("bob", await UploaderAsync(host, "secure/h.bin"));
     }
 
     [Fact]
@@ -101,6 +102,7 @@ public sealed class AuthAndReplyTests(AzuriteFixture azurite)
         await using var host = await CliHost.StartAsync(azurite, new Dictionary<string, string?>
         {
             ["Bits:Areas:reply:PathPrefix"] = "reply",
+            ["Bits:Areas:reply:BlobPrefix"] = "reply/",
             ["Bits:Areas:reply:NotificationType"] = "ByValue",
             ["Bits:Areas:reply:NotificationUrl"] = new Uri(backEnd.Root, "backend/value").AbsoluteUri,
         });

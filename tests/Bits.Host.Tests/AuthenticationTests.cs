@@ -1,6 +1,9 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
 using Bits.AspNetCore;
 using Bits.Client;
 using Bits.Testing;
@@ -83,8 +86,8 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
         var result = await client.UploadAsync(host.Url("secure/q4.bin"), new MemoryStream(file), ct: Ct);
 
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync("q4.bin"));
-        Assert.Equal("alice", await UploaderAsync(host, "q4.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync("secure/q4.bin"));
+        Assert.Equal("alice", await UploaderAsync(host, "secure/q4.bin"));
         Assert.True(result.FragmentsSent >= 5);
 
         // One PBKDF2 for the whole upload: later packets hit the verification cache.
@@ -164,8 +167,79 @@ public class AuthenticationTests(AzuriteFixture azurite)
             close.AssertAck(200);
         }
 
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync("shared.bin"));
-        Assert.Equal("alice", await UploaderAsync(host, "shared.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync("secure/shared.bin"));
+        Assert.Equal("alice", await UploaderAsync(host, "secure/shared.bin"));
+    }
+
+    [Fact]
+    public async Task BearerTokenNamedLikeABasicUser_DoesNotOwnThatUsersSession()
+    {
+        await using var host = await StartAsync();
+        using var http = new HttpClient();
+        var url = host.Url("secure/mine.bin");
+        var file = RandomBytes(1000, 6);
+        string id;
+        using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
+        {
+            create.AssertAck(200);
+            id = create.Header("BITS-Session-Id")!;
+        }
+
+        var namedAlice = Token(claims: new Dictionary<string, object> { ["preferred_username"] = "alice", ["tid"] = "11111111-2222-3333-4444-555555555555", ["oid"] = "99999999-0000-4000-8000-000000000009" });
+        using var fragment = await http.SendAsync(With(HttpBits.Fragment(url, id, file, 0, file.Length), "Bearer " + namedAlice), Ct);
+
+        fragment.AssertAck(500);
+        Assert.Equal("0x8020001F", fragment.Header("BITS-Error-Code"));
+    }
+
+    [Fact]
+    public async Task BearerSession_IsOwnedByTenantAndObjectId_NotByTheMutableName()
+    {
+        await using var host = await StartAsync();
+        using var http = new HttpClient();
+        var url = host.Url("api/renamed.bin");
+        var file = RandomBytes(1000, 7);
+        Dictionary<string, object> Claims(string name) => new() { ["preferred_username"] = name, ["tid"] = "11111111-2222-3333-4444-555555555555", ["oid"] = "0a0a0a0a-0000-4000-8000-00000000000a" };
+        string id;
+        using (var create = await http.SendAsync(With(HttpBits.Create(url), "Bearer " + Token(claims: Claims("old@contoso.com"))), Ct))
+        {
+            create.AssertAck(200);
+            id = create.Header("BITS-Session-Id")!;
+        }
+
+        using var fragment = await http.SendAsync(With(HttpBits.Fragment(url, id, file, 0, file.Length), "Bearer " + Token(claims: Claims("new@contoso.com"))), Ct);
+        using var other = await http.SendAsync(
+            With(HttpBits.Packet(url, "Close-Session", id), "Bearer " + Token(claims: new Dictionary<string, object> { ["preferred_username"] = "old@contoso.com", ["tid"] = "11111111-2222-3333-4444-555555555555", ["oid"] = "0b0b0b0b-0000-4000-8000-00000000000b" })),
+            Ct);
+
+        fragment.AssertAck(200);
+        other.AssertAck(500);
+        Assert.Equal("0x8020001F", other.Header("BITS-Error-Code"));
+    }
+
+    [Fact]
+    public async Task SessionCreatedUnderTheOldUserKey_IsNotFound()
+    {
+        await using var host = await StartAsync();
+        using var http = new HttpClient();
+        var url = host.Url("secure/old.bin");
+        var file = RandomBytes(1000, 8);
+        string id;
+        using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
+        {
+            create.AssertAck(200);
+            id = create.Header("BITS-Session-Id")!;
+        }
+
+        // A row as the code before owner keys wrote it: the user name, no owner.
+        var row = (await host.Storage.Sessions.GetEntityAsync<TableEntity>(Guid.Parse(id).ToString("B").ToUpperInvariant(), "session", cancellationToken: Ct)).Value;
+        row.Remove("Owner");
+        await host.Storage.Sessions.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, Ct);
+
+        using var fragment = await http.SendAsync(With(HttpBits.Fragment(url, id, file, 0, file.Length), Basic("alice", "alice-pw")), Ct);
+
+        fragment.AssertAck(500);
+        Assert.Equal("0x8020001F", fragment.Header("BITS-Error-Code"));
     }
 
     [Fact]
@@ -185,10 +259,10 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
         Assert.Equal(file, await host.Storage.ReadPublishedAsync("public/a.bin"));
         Assert.Null(await UploaderAsync(host, "public/a.bin"));
-        Assert.Null(await UploaderAsync(host, "b.bin"));
+        Assert.Null(await UploaderAsync(host, "open/b.bin"));
         ignored.AssertAck(200); // an area that accepts no scheme ignores credentials, like IIS with anonymous access only
         wrong.AssertAck(401); // an area that accepts Basic refuses wrong Basic credentials, even though anonymous is allowed
-        Assert.Equal("carol", await UploaderAsync(host, "d.bin"));
+        Assert.Equal("carol", await UploaderAsync(host, "open/d.bin"));
     }
 
     [Fact]
@@ -205,10 +279,10 @@ public class AuthenticationTests(AzuriteFixture azurite)
         client.Options.CustomHeaders["Authorization"] = "Bearer " + Token(claims: new Dictionary<string, object> { ["oid"] = "6f1b2c3d-0000-4000-8000-000000000001" });
         await client.UploadAsync(host.Url("api/app.bin"), new MemoryStream(file), ct: Ct);
 
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync("t.bin"));
-        Assert.Equal(BearerUser, await UploaderAsync(host, "t.bin"));
-        Assert.Equal(BearerUser, await UploaderAsync(host, "t2.bin"));
-        Assert.Equal("6f1b2c3d-0000-4000-8000-000000000001", await UploaderAsync(host, "app.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync("api/t.bin"));
+        Assert.Equal(BearerUser, await UploaderAsync(host, "api/t.bin"));
+        Assert.Equal(BearerUser, await UploaderAsync(host, "secure/t2.bin"));
+        Assert.Equal("6f1b2c3d-0000-4000-8000-000000000001", await UploaderAsync(host, "api/app.bin"));
     }
 
     [Fact]
@@ -305,6 +379,10 @@ public class AuthenticationTests(AzuriteFixture azurite)
         var forwarded = With(HttpBits.Packet(url, "Ping"), Basic("alice", "alice-pw"));
         forwarded.Headers.Add("X-Forwarded-Proto", "https");
         using var behindTls = await http.SendAsync(forwarded, Ct);
+        await using var proxied = await StartAsync(allowBasicOverHttp: false, extra: new() { ["Bits:ForwardedHeaders:KnownProxies:0"] = "127.0.0.1" });
+        var throughProxy = With(HttpBits.Packet(proxied.Url("basic/q4.bin"), "Ping"), Basic("alice", "alice-pw"));
+        throughProxy.Headers.Add("X-Forwarded-Proto", "https");
+        using var behindKnownProxy = await http.SendAsync(throughProxy, Ct);
 
         // Nothing can be offered over plain HTTP: a Basic-only area answers 403, it never invites a password in clear.
         noCredentials.AssertAck(403);
@@ -313,7 +391,10 @@ public class AuthenticationTests(AzuriteFixture azurite)
         credentials.AssertAck(403);
         Assert.Equal("0x80070005", credentials.Header("BITS-Error-Code"));
         AssertChallenge(bearerOnly, basic: false, bearer: true);
-        behindTls.AssertAck(200);
+
+        // X-Forwarded-Proto counts only from a configured proxy (Bits:ForwardedHeaders), not from any caller.
+        behindTls.AssertAck(403);
+        behindKnownProxy.AssertAck(200);
     }
 
     [Fact]
@@ -324,6 +405,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         var closed = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => StartAsync(extra: new()
         {
             ["Bits:Areas:closed:PathPrefix"] = "closed",
+            ["Bits:Areas:closed:BlobPrefix"] = "closed/",
             ["Bits:Areas:closed:Authentication:AllowAnonymous"] = "false",
         }));
 
@@ -394,7 +476,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         return properties.Value.Metadata.TryGetValue("bitsuploader", out var user) ? Uri.UnescapeDataString(user) : null;
     }
 
-    private async Task<AuthHost> StartAsync(bool allowBasicOverHttp = true, TestKeyProvider? keys = null, Dictionary<string, string?>? extra = null)
+    private async Task<AuthHost> StartAsync(bool allowBasicOverHttp = true, TestKeyProvider? keys = null, Dictionary<string, string?>? extra = null, RequestCounter? counter = null)
     {
         var storage = StorageNames.Unique(azurite);
         var settings = new Dictionary<string, string?>
@@ -408,6 +490,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
             // secure: Basic or Bearer, named users only.
             ["Bits:Areas:secure:PathPrefix"] = "secure",
+            ["Bits:Areas:secure:BlobPrefix"] = "secure/",
             ["Bits:Areas:secure:Authentication:AllowAnonymous"] = "false",
             ["Bits:Areas:secure:Authentication:Basic"] = "true",
             ["Bits:Areas:secure:Authentication:Bearer"] = "true",
@@ -418,17 +501,20 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
             // api: bearer tokens only, any authenticated caller.
             ["Bits:Areas:api:PathPrefix"] = "api",
+            ["Bits:Areas:api:BlobPrefix"] = "api/",
             ["Bits:Areas:api:Authentication:AllowAnonymous"] = "false",
             ["Bits:Areas:api:Authentication:Bearer"] = "true",
 
             // basic: Basic only.
             ["Bits:Areas:basic:PathPrefix"] = "basic",
+            ["Bits:Areas:basic:BlobPrefix"] = "basic/",
             ["Bits:Areas:basic:Authentication:AllowAnonymous"] = "false",
             ["Bits:Areas:basic:Authentication:Basic"] = "true",
             ["Bits:Areas:basic:Authentication:Realm"] = Realm,
 
             // open: anonymous, or Basic when credentials are sent.
             ["Bits:Areas:open:PathPrefix"] = "open",
+            ["Bits:Areas:open:BlobPrefix"] = "open/",
             ["Bits:Areas:open:Authentication:Basic"] = "true",
         };
         foreach (var (key, value) in extra ?? [])
@@ -437,7 +523,19 @@ public class AuthenticationTests(AzuriteFixture azurite)
         }
 
         var provider = keys ?? new TestKeyProvider();
-        var host = await TestHost.StartAsync(storage, settings, builder => builder.Services.AddSingleton<IBitsBearerKeyProvider>(provider));
+        var host = await TestHost.StartAsync(storage, settings, builder =>
+        {
+            builder.Services.AddSingleton<IBitsBearerKeyProvider>(provider);
+            if (counter is not null)
+            {
+                var tableOptions = new TableClientOptions();
+                tableOptions.AddPolicy(counter, HttpPipelinePosition.PerCall);
+                var blobOptions = new BlobClientOptions();
+                blobOptions.AddPolicy(counter, HttpPipelinePosition.PerCall);
+                builder.Services.AddSingleton(new TableServiceClient(storage.ConnectionString, tableOptions));
+                builder.Services.AddSingleton(new BlobServiceClient(storage.ConnectionString, blobOptions));
+            }
+        });
         return new AuthHost(host, storage);
     }
 

@@ -24,7 +24,9 @@ public class JanitorHostedServiceTests(AzuriteFixture azurite)
             new Dictionary<string, string?>
             {
                 ["Bits:Janitor:Interval"] = "01:00:00",
+                ["Bits:UnusedSessionTimeout"] = "02:00:00", // plain has no Fragment yet; only the area timeout is under test
                 ["Bits:Areas:quick:PathPrefix"] = "quick",
+                ["Bits:Areas:quick:BlobPrefix"] = "quick/",
                 ["Bits:Areas:quick:SessionTimeout"] = "00:30:00",
             },
             builder => builder.Services.AddSingleton<TimeProvider>(time));

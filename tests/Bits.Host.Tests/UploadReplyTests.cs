@@ -103,6 +103,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
         var host = await TestHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Bits:Areas:reply:PathPrefix"] = "reply",
+            ["Bits:Areas:reply:BlobPrefix"] = "reply/",
             ["Bits:Areas:reply:NotificationType"] = type,
             ["Bits:Areas:reply:NotificationUrl"] = new Uri(_backEndRoot, backEndPath).AbsoluteUri,
             ["BitsStorage:SegmentBytes"] = "65536",

@@ -125,6 +125,7 @@ public class JanitorTests
     public async Task Areas_EachSessionExpiresAfterItsOwnAreasTimeout()
     {
         var options = Options(sessionTimeout: TimeSpan.FromDays(1));
+        options.UnusedSessionTimeout = TimeSpan.FromDays(1); // these sessions have no Fragment; only the area timeouts are under test
         options.Areas["quick"] = new BitsUploadAreaOptions { PathPrefix = "quick", SessionTimeout = TimeSpan.FromMinutes(30) };
         options.Areas["slow"] = new BitsUploadAreaOptions { PathPrefix = "slow", SessionTimeout = TimeSpan.FromHours(3) };
         var rig = new Rig(options);

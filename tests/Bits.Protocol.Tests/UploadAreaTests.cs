@@ -9,7 +9,7 @@ public class UploadAreaTests
         var options = new BitsServerOptions();
         options.Areas["reports"] = new BitsUploadAreaOptions { PathPrefix = "reports", Container = "reports", BlobPrefix = "incoming/", MaxUploadBytes = 1000 };
         options.Areas["finance"] = new BitsUploadAreaOptions { PathPrefix = "reports/finance", Container = "finance", AllowOverwrites = true };
-        options.Areas["closed"] = new BitsUploadAreaOptions { PathPrefix = "closed", Enabled = false };
+        options.Areas["closed"] = new BitsUploadAreaOptions { PathPrefix = "closed", BlobPrefix = "closed/", Enabled = false };
         configure?.Invoke(options);
         return options;
     }

@@ -53,6 +53,9 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Assert.Contains("Bits:MaxFragmentBytes", BoundKeys());
         Assert.Contains("BitsStorage:ConnectionString", BoundKeys());
         Assert.Contains("Bits:Janitor:Interval", BoundKeys());
+        Assert.Contains("Bits:RateLimits:Window", BoundKeys());
+        Assert.Contains("Bits:ForwardedHeaders:KnownProxies", BoundKeys());
+        Assert.Contains("Bits:UnusedSessionTimeout", BoundKeys());
         Assert.Contains("Bits:Areas:<name>:PathPrefix", BoundKeys());
         Assert.Contains("Bits:Auth:BasicUsers:<user>", BoundKeys());
         Assert.Contains("Bits:Auth:Bearer:Audience", BoundKeys());
@@ -60,7 +63,8 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Assert.Equal(
             typeof(BitsServerOptions).GetProperties().Length - 2 + auth + typeof(BitsUploadAreaOptions).GetProperties().Length - 1 + auth
                 + typeof(AzureBitsStorageOptions).GetProperties().Length
-                + typeof(BitsAuthServerOptions).GetProperties().Length - 1 + typeof(BitsBearerAuthOptions).GetProperties().Length + typeof(BitsJanitorOptions).GetProperties().Length,
+                + typeof(BitsAuthServerOptions).GetProperties().Length - 1 + typeof(BitsBearerAuthOptions).GetProperties().Length + typeof(BitsJanitorOptions).GetProperties().Length
+                + typeof(BitsForwardedHeadersOptions).GetProperties().Length + typeof(BitsRateLimitOptions).GetProperties().Length,
             BoundKeys().Count());
     }
 
@@ -131,6 +135,8 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Keys(BitsServerOptions.SectionName, typeof(BitsServerOptions))
             .Concat(Keys(BitsAuthServerOptions.SectionName, typeof(BitsAuthServerOptions)))
             .Concat(Keys(BitsJanitorOptions.SectionName, typeof(BitsJanitorOptions)))
+            .Concat(Keys(BitsForwardedHeadersOptions.SectionName, typeof(BitsForwardedHeadersOptions)))
+            .Concat(Keys(BitsRateLimitOptions.SectionName, typeof(BitsRateLimitOptions)))
             .Concat(Keys(AzureBitsStorageOptions.SectionName, typeof(AzureBitsStorageOptions)));
 
     /// <summary>Keys of an options class; a dictionary of areas contributes <c>Section:Areas:&lt;name&gt;:Property</c> keys.</summary>
@@ -144,7 +150,8 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
 
     /// <summary>List settings are indexed (<c>Key__0</c>, <c>Key__1</c>); the sample settings leave them empty.</summary>
     private static bool IsList(string key) =>
-        key.EndsWith(":AllowedUsers", StringComparison.Ordinal) || key.EndsWith(":ValidIssuers", StringComparison.Ordinal);
+        key.EndsWith(":AllowedUsers", StringComparison.Ordinal) || key.EndsWith(":ValidIssuers", StringComparison.Ordinal)
+        || key.EndsWith(":KnownProxies", StringComparison.Ordinal) || key.EndsWith(":KnownNetworks", StringComparison.Ordinal);
 
     /// <summary>Stands for an area's name in documented keys; areas are optional, so the sample settings define none.</summary>
     private const string AreaPlaceholder = "<name>";

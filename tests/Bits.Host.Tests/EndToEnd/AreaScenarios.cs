@@ -45,7 +45,7 @@ public class AreaScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scenar
         Assert.Equal(403, error.StatusCode);
         Assert.Equal("E_ACCESSDENIED", error.ErrorName);
         Assert.Equal([1, 2, 3], await host.Storage.ReadPublishedAsync($"once/{n}.bin"));
-        Assert.Equal([6, 7], await host.Storage.ReadPublishedAsync($"{n}.bin"));
+        Assert.Equal([6, 7], await host.Storage.ReadPublishedAsync($"overwrite/{n}.bin"));
     }
 
     [Theory]
@@ -95,9 +95,9 @@ public class AreaScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scenar
         client.Options.CustomHeaders["Authorization"] = Basic(EndToEndHosts.Bob, EndToEndHosts.BobPassword);
         await client.UploadAsync(host.Url($"secure/bob-{n}.bin"), new MemoryStream(file), ct: Ct);
 
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync($"alice-{n}.bin"));
-        Assert.Equal(EndToEndHosts.Alice, await UploaderAsync(host, $"alice-{n}.bin"));
-        Assert.Equal(EndToEndHosts.Bob, await UploaderAsync(host, $"bob-{n}.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync($"secure/alice-{n}.bin"));
+        Assert.Equal(EndToEndHosts.Alice, await UploaderAsync(host, $"secure/alice-{n}.bin"));
+        Assert.Equal(EndToEndHosts.Bob, await UploaderAsync(host, $"secure/bob-{n}.bin"));
     }
 
     private static async Task<string?> UploaderAsync(EndToEndHost host, string blob)

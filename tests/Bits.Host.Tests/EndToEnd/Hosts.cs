@@ -123,25 +123,33 @@ public sealed class EndToEndHosts : IAsyncLifetime
         ["Bits:Areas:reports:BlobPrefix"] = "in/",
         ["Bits:Areas:reports:MaxUploadBytes"] = "100000",
         ["Bits:Areas:archive:PathPrefix"] = "archive",
+        ["Bits:Areas:archive:BlobPrefix"] = "archive/", // exact shadowing: no name shared with the default area
         ["Bits:Areas:archive:Enabled"] = "false",
         ["Bits:Areas:overwrite:PathPrefix"] = "overwrite",
+        ["Bits:Areas:overwrite:BlobPrefix"] = "overwrite/", // exact shadowing: no name shared with the default area
         ["Bits:Areas:overwrite:AllowOverwrites"] = "true",
         ["Bits:Areas:secure:PathPrefix"] = "secure",
+        ["Bits:Areas:secure:BlobPrefix"] = "secure/", // exact shadowing: no name shared with the default area
         ["Bits:Areas:secure:Authentication:AllowAnonymous"] = "false",
         ["Bits:Areas:secure:Authentication:Basic"] = "true",
         ["Bits:Areas:secure:Authentication:Realm"] = "Secure uploads",
         ["Bits:Areas:value:PathPrefix"] = "reply-value",
+        ["Bits:Areas:value:BlobPrefix"] = "reply-value/", // exact shadowing: no name shared with the default area
         ["Bits:Areas:value:NotificationType"] = "ByValue",
         ["Bits:Areas:value:NotificationUrl"] = BackEnd.Url("backend/value").AbsoluteUri,
         ["Bits:Areas:copy:PathPrefix"] = "reply-copy",
+        ["Bits:Areas:copy:BlobPrefix"] = "reply-copy/", // exact shadowing: no name shared with the default area
         ["Bits:Areas:copy:NotificationType"] = "ByValue",
         ["Bits:Areas:copy:NotificationUrl"] = BackEnd.Url("backend/value?copy=1").AbsoluteUri,
         ["Bits:Areas:reference:PathPrefix"] = "reply-ref",
+        ["Bits:Areas:reference:BlobPrefix"] = "reply-ref/", // exact shadowing: no name shared with the default area
         ["Bits:Areas:reference:NotificationType"] = "ByReference",
         ["Bits:Areas:reference:NotificationUrl"] = BackEnd.Url("backend/reference").AbsoluteUri,
         ["Bits:Areas:events:PathPrefix"] = "events",
+        ["Bits:Areas:events:BlobPrefix"] = "events/", // exact shadowing: no name shared with the default area
         ["Bits:Areas:events:CompletionQueue"] = completionQueue,
         ["Bits:Areas:quick:PathPrefix"] = "quick",
+        ["Bits:Areas:quick:BlobPrefix"] = "quick/", // exact shadowing: no name shared with the default area
         ["Bits:Areas:quick:SessionTimeout"] = "00:00:00.001",
     };
 

@@ -87,7 +87,7 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
             Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         }
 
-        Assert.False(await host.Storage.Uploads.GetBlobClient($"{n}.bin").ExistsAsync(Ct));
+        Assert.False(await host.Storage.Uploads.GetBlobClient($"reply-value/{n}.bin").ExistsAsync(Ct));
         await AssertNothingLeftAsync(host, id);
     }
 
@@ -103,7 +103,7 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
         var result = await new BitsUploadClient(http).UploadAsync(host.Url($"reply-copy/{n}.bin"), new MemoryStream(file), ct: Ct);
 
         Assert.NotNull(result.ReplyUrl);
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync($"{n}.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync($"reply-copy/{n}.bin"));
         await AssertNothingLeftAsync(host, result.SessionId);
     }
 
@@ -145,10 +145,10 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
         using var json = JsonDocument.Parse(Encoding.UTF8.GetString(Convert.FromBase64String(message.MessageText)));
         var root = json.RootElement;
         Assert.Equal(result.SessionId, root.GetProperty("sessionId").GetString());
-        Assert.Equal($"{n} b.bin", root.GetProperty("blobName").GetString()); // the area's path prefix is not part of the name
+        Assert.Equal($"events/{n} b.bin", root.GetProperty("blobName").GetString()); // the area's BlobPrefix, not its path prefix
         Assert.Equal(file.Length, root.GetProperty("size").GetInt64());
         Assert.Equal("events", root.GetProperty("area").GetString());
-        Assert.Equal(file, await host.Storage.ReadPublishedAsync($"{n} b.bin"));
+        Assert.Equal(file, await host.Storage.ReadPublishedAsync($"events/{n} b.bin"));
     }
 
     [Theory]
