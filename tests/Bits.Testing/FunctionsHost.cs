@@ -82,6 +82,13 @@ public sealed class FunctionsHostProcess : IAsyncDisposable
     /// (<c>Bits:MaxFragmentBytes</c>); they reach host and worker as environment variables (<c>Bits__MaxFragmentBytes</c>),
     /// as in Azure. Throws with the reason and the host's output when it does not come up.
     /// </summary>
+    /// <summary>
+    /// <c>Bits:PublicBaseUrl</c> given this value is set to the host's own root URL once its port is chosen: behind the
+    /// Functions host the worker sees every request arrive on its own loopback port, so URLs sent to back-ends must come
+    /// from <c>Bits:PublicBaseUrl</c>, as in Azure.
+    /// </summary>
+    public const string HostRootPlaceholder = "{functions-host-root}";
+
     public static async Task<FunctionsHostProcess> StartAsync(string hostDirectory, string appDirectory, string storageConnectionString, IDictionary<string, string?> settings, CancellationToken cancellationToken = default)
     {
         var script = Path.Combine(hostDirectory, "start.sh");
@@ -127,12 +134,12 @@ public sealed class FunctionsHostProcess : IAsyncDisposable
         start.Environment["FUNCTIONS_SECRETS_PATH"] = secrets;
         start.Environment["FUNCTIONS_LOG_PATH"] = logs;
         start.Environment["DOTNET_NOLOGO"] = "1";
+        var root = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
         foreach (var (key, value) in settings)
         {
-            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value == HostRootPlaceholder ? root.AbsoluteUri : value;
         }
 
-        var root = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var host = new FunctionsHostProcess(process, root, masterKey, functionKey, secrets);
         process.OutputDataReceived += (_, e) => host.OnLine(e.Data);

@@ -177,6 +177,7 @@ public sealed class EndToEndHosts : IAsyncLifetime
             settings["BitsStorage:UploadContainer"] = storage.UploadContainer;
             settings["BitsStorage:StagingContainer"] = storage.StagingContainer;
             settings["BitsStorage:SessionTable"] = storage.SessionTable;
+            settings["Bits:PublicBaseUrl"] = FunctionsHostProcess.HostRootPlaceholder; // what back-ends are told, as in Azure
             var process = await FunctionsHostProcess.StartAsync(FunctionsHostProcess.ConfiguredDirectory()!, FunctionsApp.OutputDirectory, storage.ConnectionString, settings);
             host = new EndToEndHost(kind, process.Root, storage, areaContainer, queue, BackEnd, null, process);
         }
