@@ -93,16 +93,32 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     public Task<BitsSession?> GetSessionAsync(string sessionId, CancellationToken cancellationToken) => Guard(async () =>
     {
-        var row = await _table.GetEntityIfExistsAsync<TableEntity>(sessionId, SessionRowKey, cancellationToken: cancellationToken);
-        if (row.HasValue && row.Value is { } entity)
+        // One request whatever the answer (open session, tombstone, nothing): an unknown id and another user's session
+        // cost the same storage requests, so neither their number nor their timing tells a caller which ids exist
+        // (issue 12, point 13). Both rows live in the session's partition.
+        TableEntity? row = null;
+        TableEntity? tombstone = null;
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {sessionId} and (RowKey eq {SessionRowKey} or RowKey eq {TombstoneRowKey})");
+        await foreach (var entity in _table.QueryAsync<TableEntity>(filter, maxPerPage: 2, cancellationToken: cancellationToken))
         {
-            return ToSession(entity);
+            if (entity.RowKey == SessionRowKey)
+            {
+                row = entity;
+            }
+            else
+            {
+                tombstone = entity;
+            }
         }
 
-        var tombstone = await _table.GetEntityIfExistsAsync<TableEntity>(sessionId, TombstoneRowKey, cancellationToken: cancellationToken);
-        if (tombstone.HasValue && tombstone.Value is { } t && t.GetDateTimeOffset("ExpiresAt") > _time.GetUtcNow())
+        if (row is not null)
         {
-            return ToSession(t);
+            return ToSession(row);
+        }
+
+        if (tombstone is not null && tombstone.GetDateTimeOffset("ExpiresAt") > _time.GetUtcNow())
+        {
+            return ToSession(tombstone);
         }
 
         return (BitsSession?)null;

@@ -172,6 +172,44 @@ public class AuthenticationTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task AnotherUsersSession_AndAnUnknownId_CostTheSameStorageRequests()
+    {
+        var counter = new RequestCounter();
+        await using var host = await StartAsync(counter: counter);
+        using var http = new HttpClient();
+        var url = host.Url("secure/probe.bin");
+        var file = RandomBytes(1000, 5);
+        string alices;
+        using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
+        {
+            create.AssertAck(200);
+            alices = create.Header("BITS-Session-Id")!;
+        }
+
+        var costs = new List<(string Probe, int Reads, int Writes)>();
+        foreach (var (probe, id) in new[] { ("foreign", alices), ("unknown", Guid.NewGuid().ToString("B")), ("foreign", alices), ("unknown", Guid.NewGuid().ToString("B")) })
+        {
+            counter.Reset();
+            using (var fragment = await http.SendAsync(With(HttpBits.Fragment(url, id, file, 0, file.Length), Basic("bob", "bob pw \u00e9")), Ct))
+            {
+                fragment.AssertAck(500);
+                Assert.Equal("0x8020001F", fragment.Header("BITS-Error-Code"));
+            }
+
+            using (var close = await http.SendAsync(With(HttpBits.Packet(url, "Close-Session", id), Basic("bob", "bob pw \u00e9")), Ct))
+            {
+                close.AssertAck(500);
+                Assert.Equal("0x8020001F", close.Header("BITS-Error-Code"));
+            }
+
+            costs.Add((probe, counter.Reads, counter.Writes));
+        }
+
+        Assert.True(costs[0].Reads > 0);
+        Assert.All(costs, c => Assert.Equal((costs[0].Reads, costs[0].Writes), (c.Reads, c.Writes)));
+    }
+
+    [Fact]
     public async Task BearerTokenNamedLikeABasicUser_DoesNotOwnThatUsersSession()
     {
         await using var host = await StartAsync();

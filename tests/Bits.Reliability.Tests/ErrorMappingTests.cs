@@ -25,7 +25,9 @@ public class ErrorMappingTests(AzuriteFixture azurite)
         _ => new FaultRule { Match = IsPointRead, Kind = FaultKind.Delay, Delay = TimeSpan.FromSeconds(2.5), Times = int.MaxValue },
     };
 
-    private static bool IsPointRead(RequestHead r) => r.Method == "GET" && r.Target.Contains("(PartitionKey=", StringComparison.Ordinal);
+    /// <summary>A read of one session's rows: a point read, or the one-partition query that reads a session or its tombstone.</summary>
+    private static bool IsPointRead(RequestHead r) => r.Method == "GET"
+        && (r.Target.Contains("(PartitionKey=", StringComparison.Ordinal) || r.Target.Contains("filter=PartitionKey", StringComparison.Ordinal));
 
     [Theory]
     [MemberData(nameof(Faults))]
