@@ -169,7 +169,7 @@ public class UploadAreaTests
         var options = new BitsServerOptions();
         options.Areas["reply"] = new BitsUploadAreaOptions
         {
-            PathPrefix = "reply", NotificationType = BitsNotificationType.ByValue, NotificationUrl = "http://127.0.0.1:9/b",
+            PathPrefix = "reply", BlobPrefix = "reply/", NotificationType = BitsNotificationType.ByValue, NotificationUrl = "http://127.0.0.1:9/b",
             NotificationTimeout = TimeSpan.Parse(timeout, System.Globalization.CultureInfo.InvariantCulture),
         };
 

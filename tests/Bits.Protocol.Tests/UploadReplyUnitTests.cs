@@ -33,7 +33,7 @@ public class UploadReplyUnitTests
     public void Validator_PublicBaseUrl(string notificationUrl, string? publicBase, string expected)
     {
         var options = new BitsServerOptions { PublicBaseUrl = publicBase is null ? null : new Uri(publicBase) };
-        options.Areas["r"] = new BitsUploadAreaOptions { PathPrefix = "r", NotificationType = BitsNotificationType.ByValue, NotificationUrl = notificationUrl };
+        options.Areas["r"] = new BitsUploadAreaOptions { PathPrefix = "r", BlobPrefix = "r/", NotificationType = BitsNotificationType.ByValue, NotificationUrl = notificationUrl };
 
         var result = new BitsServerOptionsValidator().Validate(null, options);
 

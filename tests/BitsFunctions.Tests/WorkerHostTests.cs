@@ -40,6 +40,7 @@ public class WorkerHostTests
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Bits:Areas:reply:PathPrefix"] = "reply",
+            ["Bits:Areas:reply:BlobPrefix"] = "reply/",
             ["Bits:Areas:reply:NotificationType"] = "ByValue",
             ["Bits:Areas:reply:NotificationUrl"] = "http://127.0.0.1:9/backend",
             ["Bits:Areas:reply:NotificationTimeout"] = timeout,
