@@ -144,6 +144,7 @@ public sealed class BackEndHardeningTests(AzuriteFixture azurite) : IAsyncLifeti
         var settings = new Dictionary<string, string?>
         {
             ["Bits:Areas:reply:PathPrefix"] = "reply",
+            ["Bits:Areas:reply:BlobPrefix"] = "reply/", // exact shadowing of the default area
             ["Bits:Areas:reply:NotificationType"] = type,
             ["Bits:Areas:reply:NotificationUrl"] = notificationUrl,
         };
@@ -255,7 +256,7 @@ public sealed class BackEndHardeningTests(AzuriteFixture azurite) : IAsyncLifeti
         Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
         Assert.Equal("reply", await reply.Content.ReadAsStringAsync(Ct));
         Assert.Equal(200, close.StatusCode);
-        var properties = await storage.Uploads.GetBlobClient("k.bin").GetPropertiesAsync(cancellationToken: Ct);
+        var properties = await storage.Uploads.GetBlobClient("reply/k.bin").GetPropertiesAsync(cancellationToken: Ct);
         Assert.DoesNotContain(properties.Value.Metadata, m => m.Value.Contains(FunctionKey, StringComparison.Ordinal));
         Assert.NotEmpty(lines);
         Assert.DoesNotContain(lines, l => l.Contains(FunctionKey, StringComparison.Ordinal));
