@@ -118,9 +118,6 @@ public class ModelAgreementTests(AzuriteFixture azurite)
                 UploadContainer = "up-" + suffix,
                 StagingContainer = "st-" + suffix,
                 SessionTable = "sessions" + suffix,
-
-                // Small segments, so scripts also cross segment boundaries.
-                SegmentBytes = 64,
             };
             _blobs = new BlobServiceClient(connectionString);
             _tables = new TableServiceClient(connectionString);
