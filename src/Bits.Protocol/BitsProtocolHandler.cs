@@ -392,8 +392,9 @@ public sealed partial class BitsProtocolHandler
             return failure;
         }
 
-        if (session!.State == BitsSessionState.Open)
+        if (session!.State is BitsSessionState.Open or BitsSessionState.Discarded)
         {
+            // Discarded: also a live record another session's commit marked (a tombstone is left as it is).
             await _store.DiscardAsync(session, BitsSessionState.Cancelled, cancellationToken);
             BitsObservability.ActiveSessions.Add(-1);
             Log.Cancelled(_logger, session.Id);
