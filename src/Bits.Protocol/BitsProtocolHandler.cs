@@ -12,11 +12,13 @@ namespace Bits.Protocol;
 /// </summary>
 public sealed partial class BitsProtocolHandler
 {
-    private const int MaxAppendAttempts = 4;
     private const int MaxProtocolEntries = 100;
 
-    /// <summary>How long a Fragment waits for buffer memory (<see cref="BitsServerOptions.FragmentMemoryBytes"/>) before 503.</summary>
-    private static readonly TimeSpan FragmentMemoryWait = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Idle time after which a session's staged data cannot be trusted: storage deletes uncommitted blocks 7 days after
+    /// a blob's last Put Block, so a session idle for longer than 6 days answers BG_E_SESSION_NOT_FOUND and starts over.
+    /// </summary>
+    internal static readonly TimeSpan StagedIdleLimit = TimeSpan.FromDays(6);
 
     private readonly IBitsUploadStore _store;
     private readonly BitsServerOptions _options;
@@ -27,6 +29,8 @@ public sealed partial class BitsProtocolHandler
     private readonly IBitsCompletionSink? _completions;
     private readonly BitsFragmentMemory _fragmentMemory;
     private readonly BitsSessionCache _sessionCache;
+    private readonly BitsFragmentPacket _fragment;
+    private readonly BitsCloseSessionPacket _close;
 
     public BitsProtocolHandler(
         IBitsUploadStore store,
@@ -45,7 +49,17 @@ public sealed partial class BitsProtocolHandler
         Areas = new BitsAreaCatalog(_options);
         _fragmentMemory = new BitsFragmentMemory(Math.Max(BitsFragmentMemory.MinimumBufferBytes, _options.FragmentMemoryBytes));
         _sessionCache = new BitsSessionCache(_options.SessionCacheLifetime, time);
+        _fragment = new BitsFragmentPacket(this);
+        _close = new BitsCloseSessionPacket(this);
     }
+
+    internal IBitsUploadStore Store => _store;
+
+    internal TimeProvider Time => _time;
+
+    internal ILogger Logger => _logger;
+
+    internal BitsSessionCache SessionCache => _sessionCache;
 
     /// <summary>The fragment buffer memory of this handler (for tests).</summary>
     internal BitsFragmentMemory FragmentMemory => _fragmentMemory;
@@ -140,8 +154,8 @@ public sealed partial class BitsProtocolHandler
         {
             BitsPacketType.Ping => Result(Ping(request)),
             BitsPacketType.CreateSession => CreateSessionAsync(request, cancellationToken),
-            BitsPacketType.Fragment => FragmentAsync(request, contentLength, cancellationToken),
-            BitsPacketType.CloseSession => CloseSessionAsync(request, cancellationToken),
+            BitsPacketType.Fragment => _fragment.HandleAsync(request, contentLength, cancellationToken),
+            BitsPacketType.CloseSession => _close.HandleAsync(request, cancellationToken),
             BitsPacketType.CancelSession => CancelSessionAsync(request, cancellationToken),
             _ => Result(Fail(BitsError.InvalidArgument("BITS-Packet-Type is unknown."), request)),
         };
@@ -203,6 +217,7 @@ public sealed partial class BitsProtocolHandler
             User = request.User,
             Owner = request.User is null ? null : OwnerOf(request),
             CreatedAt = _time.GetUtcNow(),
+            PrivateStaging = destination.Area.NotificationType != BitsNotificationType.None,
         };
         await _store.CreateSessionAsync(session, cancellationToken);
         Log.SessionCreated(_logger, session.Id, DestinationPath.ForLog(path)!);
@@ -213,127 +228,8 @@ public sealed partial class BitsProtocolHandler
             .With(BitsHeaders.AcceptEncoding, "identity");
     }
 
-    private async Task<BitsResponse> FragmentAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
-    {
-        // A session remembered from an earlier Fragment needs no read (see BitsSessionCache); otherwise the session row
-        // is read first. Either way the session is known before any body memory is leased, so a packet for an unknown
-        // or foreign session never takes fragment memory from the others.
-        var cached = FindCachedSession(request);
-        var headerFailure = CheckFragmentHeaders(request, contentLength, out var range);
-        var plain = cached is not null && headerFailure is null && !range.IsEmptyUpload;
-        var (session, area, failure) = plain
-            ? (cached!.Value.Session, cached.Value.Area, null)
-            : await FindOpenSessionAsync(request, cancellationToken); // not the plain case: from a fresh read
-        if (failure is not null || headerFailure is not null || range.IsEmptyUpload)
-        {
-            return failure ?? headerFailure ?? await EmptyUploadAsync(request, session!, area!, range, cancellationToken);
-        }
-
-        var length = checked((int)contentLength);
-        using var buffer = await _fragmentMemory.TryAcquireAsync(length, FragmentMemoryWait, _time, cancellationToken);
-        if (buffer is null)
-        {
-            // Busy, unless a fresh read says the session is gone (the cache never decides a refusal).
-            var (_, _, gone) = plain ? await FindOpenSessionAsync(request, cancellationToken) : default;
-            return gone ?? Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
-        }
-
-        var bodyFailure = await ReadBodyAsync(request.Body, buffer.Memory, cancellationToken);
-        var echo = EchoSessionId(request);
-        if (plain)
-        {
-            // From the cache only the plain case: the whole body, the known size, not the last bytes of the file, and
-            // stored at exactly the client's offset. Anything else is decided from a fresh read of the session.
-            if (bodyFailure is null && session!.TotalLength == range.Total && range.Last + 1 < range.Total
-                && await TryAppendCachedAsync(session, range, buffer.Memory, cancellationToken) is { } stored)
-            {
-                return BitsResponse.Ok().WithSession(echo).WithReceived(stored);
-            }
-
-            _sessionCache.Forget(session!.Id);
-            (session, area, failure) = await FindOpenSessionAsync(request, cancellationToken);
-            if (failure is not null)
-            {
-                return failure;
-            }
-        }
-
-        for (var attempt = 0; session!.TotalLength is null; attempt++)
-        {
-            if (range.Total > area!.MaxUploadBytes)
-            {
-                return Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
-            }
-
-            var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
-            if (updated is not null)
-            {
-                session = updated;
-                break;
-            }
-
-            session = await _store.GetSessionAsync(session.Id, cancellationToken);
-            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
-            {
-                return Fail(BitsError.SessionNotFound(), request);
-            }
-        }
-
-        if (session.TotalLength != range.Total)
-        {
-            return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
-        }
-
-        if (bodyFailure is not null)
-        {
-            // Rules 6a.1 and 6a.10: a body that never fully arrived stores nothing, and the failure is transient (the
-            // connection dropped or the body was too slow), so the client is told to retry, not that its request is bad.
-            Log.BodyIncomplete(_logger, session.Id, contentLength, bodyFailure);
-            return Fail(BitsError.BodyIncomplete("The fragment body ended before Content-Length bytes arrived; nothing was stored. Send the range again."), request);
-        }
-
-        var (ack, received) = await AppendAsync(session, range, buffer.Memory, echo, cancellationToken);
-
-        // The bytes are stored: their memory goes back now, not after the back-end's answer (issue 12, point 5).
-        buffer.Dispose();
-        if (ack.StatusCode == 200 && received == range.Total && area!.NotificationType != BitsNotificationType.None)
-        {
-            return await NotifyBackEndAsync(request, session, area, received, echo, cancellationToken);
-        }
-
-        if (ack.StatusCode == 200 && received < range.Total)
-        {
-            _sessionCache.Remember(session);
-        }
-
-        return ack;
-    }
-
-    /// <summary>
-    /// One conditional append for a session known from the cache; the new received length when stored, else null
-    /// (nothing stored: a gap, a duplicate, an overlap, or the session's staging is gone).
-    /// </summary>
-    private async Task<long?> TryAppendCachedAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var result = await _store.AppendAsync(session, range.First, body, cancellationToken);
-            if (result.Appended)
-            {
-                BitsObservability.BytesReceived.Add(body.Length);
-                return result.ReceivedLength;
-            }
-        }
-        catch (BitsSessionGoneException)
-        {
-            // Closed, cancelled or expired elsewhere: the fresh read tells which.
-        }
-
-        return null;
-    }
-
     /// <summary>Close and Cancel end a session: this instance stops using what it remembers of it first.</summary>
-    private void ForgetCachedSession(BitsRequest request)
+    internal void ForgetCachedSession(BitsRequest request)
     {
         if (BitsSessionIds.TryNormalize(request.SessionId, out var id))
         {
@@ -342,7 +238,7 @@ public sealed partial class BitsProtocolHandler
     }
 
     /// <summary>The cached session the request names, when its URL and user match it as a fresh read would require.</summary>
-    private (BitsSession Session, BitsArea Area)? FindCachedSession(BitsRequest request)
+    internal (BitsSession Session, BitsArea Area)? FindCachedSession(BitsRequest request)
     {
         if (_sessionCache.Lifetime <= TimeSpan.Zero
             || !BitsSessionIds.TryNormalize(request.SessionId, out var id)
@@ -373,7 +269,7 @@ public sealed partial class BitsProtocolHandler
     private static string? OwnerOf(BitsRequest request) => request.Owner ?? request.User;
 
     /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
-    private BitsResponse? CheckFragmentHeaders(BitsRequest request, long contentLength, out ContentRange range)
+    internal BitsResponse? CheckFragmentHeaders(BitsRequest request, long contentLength, out ContentRange range)
     {
         range = default;
         if (!string.IsNullOrEmpty(request.ContentEncoding) && !request.ContentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
@@ -399,91 +295,11 @@ public sealed partial class BitsProtocolHandler
         return null;
     }
 
-    /// <summary>The one Fragment of a zero-length upload (<c>bytes */0</c>): no body, nothing to append.</summary>
-    private async Task<BitsResponse> EmptyUploadAsync(BitsRequest request, BitsSession session, BitsArea area, ContentRange range, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; session.TotalLength is null; attempt++)
-        {
-            var updated = await _store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
-            if (updated is not null)
-            {
-                session = updated;
-                break;
-            }
-
-            session = (await _store.GetSessionAsync(session.Id, cancellationToken))!;
-            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxAppendAttempts)
-            {
-                return Fail(BitsError.SessionNotFound(), request);
-            }
-        }
-
-        if (session.TotalLength != range.Total)
-        {
-            return Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
-        }
-
-        var echo = EchoSessionId(request);
-        return area.NotificationType == BitsNotificationType.None
-            ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
-            : await NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
-    }
-
-    /// <summary>Reads exactly the body into <paramref name="destination"/>; an early end or a broken connection is returned, not thrown.</summary>
-    private static async Task<Exception?> ReadBodyAsync(Stream body, Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await body.ReadExactlyAsync(destination, cancellationToken);
-            return null;
-        }
-        catch (Exception ex) when (ex is IOException or EndOfStreamException)
-        {
-            return ex;
-        }
-    }
-
-    private async Task<(BitsResponse Ack, long Received)> AppendAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, string? echo, CancellationToken cancellationToken)
-    {
-        var offset = range.First;
-        var data = body;
-        long received = 0;
-        for (var attempt = 0; attempt < MaxAppendAttempts; attempt++)
-        {
-            var result = await _store.AppendAsync(session, offset, data, cancellationToken);
-            received = result.ReceivedLength;
-            if (result.Appended)
-            {
-                BitsObservability.BytesReceived.Add(data.Length);
-                return (BitsResponse.Ok().WithSession(echo).WithReceived(received), received);
-            }
-
-            if (range.First > received)
-            {
-                // A gap: store nothing, tell the client where to resume.
-                return (BitsResponse.RangeNotSatisfiable(received).WithSession(echo), received);
-            }
-
-            if (range.Last < received)
-            {
-                // A pure duplicate (e.g. a retransmit whose first Ack was lost).
-                return (BitsResponse.Ok().WithSession(echo).WithReceived(received), received);
-            }
-
-            // Overlap: store only the bytes not yet stored.
-            Log.OverlapTrimmed(_logger, session.Id, range.First, received);
-            offset = received;
-            data = body[(int)(received - range.First)..];
-        }
-
-        return (BitsResponse.RangeNotSatisfiable(received).WithSession(echo), received);
-    }
-
     /// <summary>
     /// Upload-reply: all bytes are in, so the back-end is told before the final Fragment is acked. A retransmitted final
     /// Fragment after success gets the cached Ack without a second notification; after a failure it notifies again.
     /// </summary>
-    private async Task<BitsResponse> NotifyBackEndAsync(BitsRequest request, BitsSession session, BitsArea area, long received, string? echo, CancellationToken cancellationToken)
+    internal async Task<BitsResponse> NotifyBackEndAsync(BitsRequest request, BitsSession session, BitsArea area, long received, string? echo, CancellationToken cancellationToken)
     {
         if (_store is not IBitsReplyStore replies || _notifier is null || request.Url is null || request.BackEndUrl is null)
         {
@@ -578,72 +394,8 @@ public sealed partial class BitsProtocolHandler
         return response;
     }
 
-    private async Task<BitsResponse> CloseSessionAsync(BitsRequest request, CancellationToken cancellationToken)
-    {
-        ForgetCachedSession(request);
-        var (session, area, failure) = await FindSessionAsync(request, requireEnabled: true, cancellationToken);
-        if (failure is not null)
-        {
-            return failure;
-        }
-
-        var echo = EchoSessionId(request);
-        switch (session!.State)
-        {
-            case BitsSessionState.Closed:
-                return BitsResponse.Ok().WithSession(echo);
-            case BitsSessionState.Cancelled:
-                return Fail(BitsError.SessionNotFound("The session was cancelled."), request);
-            case BitsSessionState.Discarded:
-                return Fail(BitsError.InvalidArgument("The session was discarded without publishing."), request);
-        }
-
-        var received = session.TotalLength is null ? 0 : await _store.GetReceivedLengthAsync(session, cancellationToken);
-        if (session.TotalLength is not { } total || received != total)
-        {
-            await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-            BitsObservability.ActiveSessions.Add(-1);
-            Log.IncompleteDiscarded(_logger, session.Id, received, session.TotalLength);
-            return Fail(BitsError.InvalidArgument($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."), request);
-        }
-
-        if (area!.NotificationType != BitsNotificationType.None)
-        {
-            if (session.Notification is null)
-            {
-                await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                BitsObservability.ActiveSessions.Add(-1);
-                return Fail(BitsError.InvalidArgument("Close-Session before the server application accepted the upload; the upload was discarded."), request);
-            }
-
-            if (!session.Notification.CopyToDestination)
-            {
-                // The back-end has the data; without BITS-Copy-File-To-Destination nothing is published (IIS).
-                await _store.DiscardAsync(session, BitsSessionState.Closed, cancellationToken);
-                BitsObservability.ActiveSessions.Add(-1);
-                return BitsResponse.Ok().WithSession(echo);
-            }
-        }
-
-        var started = _time.GetTimestamp();
-        var result = await _store.PublishAsync(session, area.AllowOverwrites, cancellationToken);
-        if (result == PublishResult.DestinationExists)
-        {
-            await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-            BitsObservability.ActiveSessions.Add(-1);
-            return Fail(BitsError.DestinationExists($"'{session.Destination}' already exists and overwriting is not allowed; the upload was discarded."), request);
-        }
-
-        var elapsed = _time.GetElapsedTime(started);
-        BitsObservability.PublishDuration.Record(elapsed.TotalMilliseconds);
-        BitsObservability.ActiveSessions.Add(-1);
-        Log.Published(_logger, session.Id, DestinationPath.ForLog(session.Destination)!, total, elapsed.TotalMilliseconds);
-        await SendCompletionEventAsync(session, area, total, cancellationToken);
-        return BitsResponse.Ok().WithSession(echo);
-    }
-
     /// <summary>Best effort after the publish: the file is there whatever happens to the event (logged if lost).</summary>
-    private async Task SendCompletionEventAsync(BitsSession session, BitsArea area, long size, CancellationToken cancellationToken)
+    internal async Task SendCompletionEventAsync(BitsSession session, BitsArea area, long size, CancellationToken cancellationToken)
     {
         if (_completions is null || string.IsNullOrEmpty(area.CompletionQueue))
         {
@@ -671,8 +423,9 @@ public sealed partial class BitsProtocolHandler
             return failure;
         }
 
-        if (session!.State == BitsSessionState.Open)
+        if (session!.State is BitsSessionState.Open or BitsSessionState.Discarded)
         {
+            // Discarded: also a live record another session's commit marked (a tombstone is left as it is).
             await _store.DiscardAsync(session, BitsSessionState.Cancelled, cancellationToken);
             BitsObservability.ActiveSessions.Add(-1);
             Log.Cancelled(_logger, session.Id);
@@ -681,7 +434,7 @@ public sealed partial class BitsProtocolHandler
         return BitsResponse.Ok().WithSession(EchoSessionId(request));
     }
 
-    private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindOpenSessionAsync(BitsRequest request, CancellationToken cancellationToken)
+    internal async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindOpenSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
         var (session, area, failure) = await FindSessionAsync(request, requireEnabled: true, cancellationToken);
         if (failure is null && session!.State != BitsSessionState.Open)
@@ -697,7 +450,7 @@ public sealed partial class BitsProtocolHandler
     /// The session the request names, with its recorded area (see <see cref="BelongsTo"/>). With
     /// <paramref name="requireEnabled"/> (Fragment, Close-Session; never Cancel-Session) a disabled area answers 501.
     /// </summary>
-    private async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, bool requireEnabled, CancellationToken cancellationToken)
+    internal async Task<(BitsSession? Session, BitsArea? Area, BitsResponse? Failure)> FindSessionAsync(BitsRequest request, bool requireEnabled, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.SessionId))
         {
@@ -730,6 +483,22 @@ public sealed partial class BitsProtocolHandler
         return (session, destination.Area, null);
     }
 
+    /// <summary>How long a session has been idle beyond <see cref="StagedIdleLimit"/>; null when it is not.</summary>
+    internal TimeSpan? IdleTooLong(BitsSession session)
+    {
+        var idle = _time.GetUtcNow() - (session.LastActivity ?? session.CreatedAt);
+        return session.State == BitsSessionState.Open && idle > StagedIdleLimit ? idle : null;
+    }
+
+    /// <summary>A session whose staged blocks may have expired: discarded, and the client starts over (0x8020001F).</summary>
+    internal async Task<BitsResponse> DiscardIdleAsync(BitsRequest request, BitsSession session, TimeSpan idle, CancellationToken cancellationToken)
+    {
+        await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
+        BitsObservability.ActiveSessions.Add(-1);
+        Log.IdleDiscarded(_logger, session.Id, idle.TotalHours);
+        return Fail(BitsError.SessionNotFound("The session was idle for more than 6 days; its staged data expires after 7. Start the upload again."), request);
+    }
+
     private static bool OffersUploadProtocol(string? supported, out string? problem)
     {
         problem = null;
@@ -758,7 +527,7 @@ public sealed partial class BitsProtocolHandler
         return false;
     }
 
-    private static BitsResponse Fail(BitsError error, BitsRequest request) =>
+    internal static BitsResponse Fail(BitsError error, BitsRequest request) =>
         BitsResponse.Failure(error).WithSession(EchoSessionId(request));
 
     /// <summary>
@@ -766,7 +535,7 @@ public sealed partial class BitsProtocolHandler
     /// text). <see cref="Guid.TryParse(string?, out Guid)"/> also accepts spellings with white space inside (CR, LF,
     /// U+2028 in the <c>{0x..,0x..}</c> form); those get the canonical id instead, so no echo can break a header.
     /// </summary>
-    private static string? EchoSessionId(BitsRequest request)
+    internal static string? EchoSessionId(BitsRequest request)
     {
         if (!BitsSessionIds.TryNormalize(request.SessionId, out var id))
         {
@@ -779,7 +548,7 @@ public sealed partial class BitsProtocolHandler
 
     private static Task<BitsResponse> Result(BitsResponse response) => Task.FromResult(response);
 
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(1001, LogLevel.Information, "Created session {SessionId} for {Destination}", EventName = "SessionCreated")]
         public static partial void SessionCreated(ILogger logger, string sessionId, string destination);
@@ -810,6 +579,12 @@ public sealed partial class BitsProtocolHandler
 
         [LoggerMessage(1011, LogLevel.Error, "Completion event for session {SessionId} could not be sent to queue {Queue}", EventName = "CompletionEventLost")]
         public static partial void CompletionEventLost(ILogger logger, string sessionId, string queue, Exception exception);
+
+        [LoggerMessage(1012, LogLevel.Warning, "Close-Session for session {SessionId}: its staged data for {Destination} was discarded by another session's commit; the client starts again", EventName = "StagedDataDiscarded")]
+        public static partial void StagedDataDiscarded(ILogger logger, string sessionId, string destination);
+
+        [LoggerMessage(1013, LogLevel.Warning, "Session {SessionId} was idle for {IdleHours} hours, longer than staged data is kept: discarded", EventName = "IdleDiscarded")]
+        public static partial void IdleDiscarded(ILogger logger, string sessionId, double idleHours);
 
         [LoggerMessage(1009, LogLevel.Warning, "Close-Session for incomplete session {SessionId} ({Received} of {Total} bytes): discarded", EventName = "IncompleteDiscarded")]
         public static partial void IncompleteDiscarded(ILogger logger, string sessionId, long received, long? total);

@@ -50,6 +50,21 @@ public sealed record BitsSession
     /// <summary>Set once the back-end of an upload-reply area accepted the upload (the final Ack is then cached).</summary>
     public BitsNotificationOutcome? Notification { get; init; }
 
+    /// <summary>
+    /// Bytes recorded as received: the next offset the session expects. This is the offset truth, kept in the session
+    /// record and advanced (conditionally on <see cref="Version"/>) by every stored Fragment.
+    /// </summary>
+    public long ReceivedLength { get; init; }
+
+    /// <summary>When the session last recorded progress (its creation before the first Fragment); null when unknown.</summary>
+    public DateTimeOffset? LastActivity { get; init; }
+
+    /// <summary>
+    /// True for sessions of upload-reply areas: their bytes are staged on a blob of their own (committed by the final
+    /// Fragment, so the back-end can read it) instead of on the destination, which is written only after the back-end's 200.
+    /// </summary>
+    public bool PrivateStaging { get; init; }
+
     /// <summary>Opaque version used by the store for optimistic concurrency.</summary>
     public string? Version { get; init; }
 

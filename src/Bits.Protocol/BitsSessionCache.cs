@@ -3,18 +3,17 @@ using System.Collections.Concurrent;
 namespace Bits.Protocol;
 
 /// <summary>
-/// The immutable facts of open sessions whose file size is known (destination, container, user, size, staging layout),
-/// kept per process for <see cref="BitsServerOptions.SessionCacheLifetime"/> so that a steady-state Fragment costs one
-/// storage write and no read.
+/// The open sessions this instance stored Fragments for (destination, container, user, size, and the received length
+/// and record version its own last write produced), kept per process for <see cref="BitsServerOptions.SessionCacheLifetime"/>
+/// so that a steady-state Fragment costs its two writes (the block and the record) and no read.
 /// <para>
-/// Nothing a session's state depends on is decided from here. A cached session is only used for one conditional
-/// append at exactly the client's offset, and only for a Fragment that does not complete the upload; any other
-/// outcome (a gap, a duplicate, an overlap, staging gone) forgets the entry and the packet is handled from a fresh read.
-/// A published session's staging is complete or deleted, so no such append can succeed on it; Close and Cancel on this
-/// instance forget the entry first. What the cache can change is confined to a session discarded (cancelled, closed
-/// early, expired) on another instance, between its tombstone and the delete of its staging (milliseconds; after a
-/// crash there, at most the entry's lifetime): a Fragment at the exact next offset is then answered 200 and its bytes
-/// go with the discarded staging.
+/// Nothing a session's state depends on is decided from here. A cached session is only used for one stage at exactly
+/// the cached received length, conditional on the cached record version, and only for a Fragment that does not
+/// complete the upload. If anything else wrote the record since (another instance, a Close, a Cancel, another
+/// session's commit marking it discarded), the version condition fails, nothing is recorded, and the packet is handled
+/// from a fresh read; so is any other case (a gap, a duplicate, an overlap, the last Fragment). Close and Cancel on this
+/// instance forget the entry first. The only cost of a stale entry is a block staged for nothing on a destination, which
+/// the next commit or storage's 7-day expiry removes (and which a Fragment after the session ended cleans up at once).
 /// </para>
 /// </summary>
 public sealed class BitsSessionCache
@@ -75,6 +74,22 @@ public sealed class BitsSessionCache
         }
 
         _entries[session.Id] = new Entry(session, now + Lifetime);
+    }
+
+    /// <summary>
+    /// Replaces a remembered session by the version this instance just wrote (its received length and version after a
+    /// stored Fragment), keeping the entry's expiry: a hit never extends an entry. A session not remembered (or whose
+    /// entry expired) is remembered afresh.
+    /// </summary>
+    public void Update(BitsSession session)
+    {
+        if (_entries.TryGetValue(session.Id, out var entry) && entry.Expires > _time.GetUtcNow())
+        {
+            _entries.TryUpdate(session.Id, entry with { Session = session }, entry);
+            return;
+        }
+
+        Remember(session);
     }
 
     /// <summary>Forgets a session (Close, Cancel, or an append that did not go as the cache expected).</summary>

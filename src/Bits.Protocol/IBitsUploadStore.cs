@@ -1,10 +1,5 @@
 namespace Bits.Protocol;
 
-/// <summary>Outcome of an append: stored, or refused because the stored length is not the requested offset.</summary>
-/// <param name="Appended">True when the bytes were stored at the requested offset.</param>
-/// <param name="ReceivedLength">Bytes stored for the session after the call (the next expected offset).</param>
-public readonly record struct AppendResult(bool Appended, long ReceivedLength);
-
 /// <summary>Outcome of publishing a completed session.</summary>
 public enum PublishResult
 {
@@ -12,6 +7,13 @@ public enum PublishResult
 
     /// <summary>The destination exists and may not be overwritten; nothing was written.</summary>
     DestinationExists = 2,
+
+    /// <summary>
+    /// The session's staged data is gone (discarded by another session's commit to the same destination, or expired):
+    /// nothing was published, the session is now a <see cref="BitsSessionState.Discarded"/> tombstone, and the client
+    /// must start the upload again.
+    /// </summary>
+    Discarded = 3,
 }
 
 /// <summary>
@@ -33,28 +35,34 @@ public interface IBitsUploadStore
     Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Atomically appends <paramref name="data"/> at <paramref name="offset"/> if and only if exactly
-    /// <paramref name="offset"/> bytes are stored; otherwise stores nothing and reports the stored length.
+    /// Stores <paramref name="data"/> as the bytes at <paramref name="offset"/> (where the file will live, or on the
+    /// session's own blob with <see cref="BitsSession.PrivateStaging"/>) and records <c>offset + data.Length</c> as the
+    /// session's received length, if and only if the session record is still at <see cref="BitsSession.Version"/>
+    /// and <paramref name="offset"/> equals its <see cref="BitsSession.ReceivedLength"/>. Returns the updated session,
+    /// or null when the record changed since it was read (nothing recorded: read it again). With
+    /// <paramref name="alreadyStaged"/> the bytes are known to be stored by an earlier call for the same range, and only
+    /// the record is written. Throws <see cref="BitsSessionGoneException"/> when the session's staged data can no
+    /// longer be completed (staged by an earlier layout, or discarded by another session's commit).
     /// </summary>
-    Task<AppendResult> AppendAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
-
-    /// <summary>Bytes stored so far for an open session.</summary>
-    Task<long> GetReceivedLengthAsync(BitsSession session, CancellationToken cancellationToken);
+    Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken);
 
     /// <summary>True when the destination (in <paramref name="container"/>, null for the default) already holds a file.</summary>
     Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Publishes the staged bytes of a complete session to its destination in one atomic, server-side commit
-    /// (conditional unless <paramref name="allowOverwrite"/>), then replaces the session by a
-    /// <see cref="BitsSessionState.Closed"/> tombstone and deletes its staged data. Idempotent: a retry after a
-    /// crash at any step finishes the work and never publishes twice.
+    /// Publishes a complete session (<see cref="BitsSession.ReceivedLength"/> = <see cref="BitsSession.TotalLength"/>)
+    /// with one atomic commit of metadata (its staged pieces, never a copy of its bytes, except for
+    /// <see cref="BitsSession.PrivateStaging"/> sessions, which are copied server-side), conditional on the destination
+    /// as it was observed (If-None-Match <c>*</c> without <paramref name="allowOverwrite"/>), then replaces the session
+    /// by a <see cref="BitsSessionState.Closed"/> tombstone. Idempotent and resumable: a retry after a time-out or a
+    /// crash at any step continues, never publishes twice, and tells "published, then overwritten" from "discarded".
+    /// When the staged data is gone it publishes nothing and returns <see cref="PublishResult.Discarded"/>.
     /// </summary>
     Task<PublishResult> PublishAsync(BitsSession session, bool allowOverwrite, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Replaces an open session by a tombstone in <paramref name="finalState"/> and deletes its staged data.
-    /// Never touches a published file. Idempotent.
+    /// Replaces an open session by a tombstone in <paramref name="finalState"/> and removes its staged data where that
+    /// harms no one (no other session staging on the same destination, no published file). Idempotent.
     /// </summary>
     Task DiscardAsync(BitsSession session, BitsSessionState finalState, CancellationToken cancellationToken);
 }

@@ -23,20 +23,17 @@ public sealed class AzureBitsStorageOptions
     /// <summary>Container that receives published files.</summary>
     public string UploadContainer { get; set; } = "uploads";
 
-    /// <summary>Container for staged fragments (append-blob segments per session).</summary>
+    /// <summary>Container for the blobs of upload-reply sessions (<c>{id}/request</c>, <c>{id}/reply</c>); other uploads stage on their destination.</summary>
     public string StagingContainer { get; set; } = "bits-staging";
 
     /// <summary>Table holding session rows and tombstones.</summary>
     public string SessionTable { get; set; } = "bitssessions";
 
-    /// <summary>Bytes per staging segment. 250,000,000 = 50,000 appends of 5,000 bytes, so even the smallest
-    /// fragments the Windows client sends never reach Azure's 50,000-block limit of one append blob.</summary>
-    public long SegmentBytes { get; set; } = 250_000_000;
-
-    /// <summary>Size of each server-side Put Block From URL range at publish.</summary>
+    /// <summary>Size of each server-side Put Block From URL range when an upload-reply back-end asks for
+    /// BITS-Copy-File-To-Destination (the only publish that copies bytes).</summary>
     public long PublishBlockBytes { get; set; } = 100L * 1024 * 1024;
 
-    /// <summary>Concurrent Put Block From URL calls at publish.</summary>
+    /// <summary>Concurrent Put Block From URL calls of such a copy.</summary>
     public int PublishConcurrency { get; set; } = 8;
 
     /// <summary>Base64-encode completion-event messages (what the Functions queue trigger expects); false for plain JSON.</summary>
@@ -67,11 +64,6 @@ public sealed class AzureBitsStorageOptionsValidator : IValidateOptions<AzureBit
             || !char.IsAsciiLetter(options.SessionTable[0]) || !options.SessionTable.All(char.IsAsciiLetterOrDigit))
         {
             failures.Add($"BitsStorage:SessionTable '{options.SessionTable}' is not a valid table name (3-63 letters or digits, starting with a letter).");
-        }
-
-        if (options.SegmentBytes is < 1024 or > 4_000_000_000_000)
-        {
-            failures.Add($"BitsStorage:SegmentBytes must be between 1024 and 4000000000000; it is {options.SegmentBytes}.");
         }
 
         if (options.PublishBlockBytes is < 1 or > 4000L * 1024 * 1024)

@@ -23,8 +23,8 @@ namespace Bits.Storage.Azure;
 /// Index rows are written before the rows they describe (at Create-Session and at Close/Cancel), so a crash at any point
 /// leaves an index row that leads the sweep to whatever is left; the sweep acts on what it finds in the session's
 /// partition, never on the index row alone, and tolerates index rows whose session is gone. The hot path (Fragment)
-/// never touches an index row: a session's real last activity is the newest Last-Modified of its staging blobs,
-/// which the sweep reads only when the session's entry falls due.
+/// never touches an index row: a session's real last activity is its row's Timestamp (every stored Fragment writes the
+/// row), which the sweep reads only when the session's entry falls due.
 /// </summary>
 public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
 {
@@ -36,7 +36,7 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
     /// <summary>Entries swept concurrently within one batch.</summary>
     private const int SweepConcurrency = 8;
 
-    private static readonly string[] IndexColumns = ["PartitionKey", "RowKey", "Kind", "DueAt", "UserKey"];
+    private static readonly string[] IndexColumns = ["PartitionKey", "RowKey", "Kind", "DueAt", "UserKey", "RegistryKey"];
     private static readonly string[] RowKeyColumn = ["RowKey"];
 
     private TimeSpan? _firstDueAfter;
@@ -106,7 +106,9 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
     private Task IndexNewSessionAsync(BitsSession session, CancellationToken cancellationToken)
     {
         var userKey = UserPartitionOrNull(session.User);
-        var index = _table.UpsertEntityAsync(IndexEntity(session.CreatedAt + FirstDueAfter, session.Id, SessionKind, userKey), TableUpdateMode.Replace, cancellationToken);
+        var entry = IndexEntity(session.CreatedAt + FirstDueAfter, session.Id, SessionKind, userKey);
+        entry["RegistryKey"] = session.PrivateStaging ? null : DestinationPartition(session.Container, session.Destination);
+        var index = _table.UpsertEntityAsync(entry, TableUpdateMode.Replace, cancellationToken);
         return userKey is null
             ? index
             : Task.WhenAll(index, _table.UpsertEntityAsync(new TableEntity(userKey, session.Id), TableUpdateMode.Replace, cancellationToken));
@@ -137,6 +139,7 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
 
         TableEntity? sessionRow = null;
         TableEntity? tombstoneRow = null;
+        var otherRows = new List<TableEntity>();
         await foreach (var row in _table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {id}"), cancellationToken: cancellationToken))
         {
             if (row.RowKey == SessionRowKey)
@@ -147,6 +150,10 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
             {
                 tombstoneRow = row;
             }
+            else
+            {
+                otherRows.Add(row);
+            }
         }
 
         var userKey = entry.GetString("UserKey");
@@ -154,8 +161,10 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
         {
             var session = ToSession(sessionRow);
             userKey ??= UserPartitionOrNull(session.User);
-            var staged = await ListStagingAsync(id, cancellationToken);
-            var lastActivity = staged.Select(b => b.Properties.LastModified ?? DateTimeOffset.MinValue).Append(session.CreatedAt).Max();
+
+            // Last activity is recorded by every stored Fragment: the row's Timestamp (blocks on a destination have no
+            // Last-Modified of their own).
+            var lastActivity = new[] { session.LastActivity ?? DateTimeOffset.MinValue, session.CreatedAt }.Max();
             var dueAt = lastActivity + idleTimeout(session);
             if (dueAt > now)
             {
@@ -170,7 +179,7 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
             }
 
             Log.SessionExpired(_logger, id, lastActivity);
-            await DeleteBlobsAsync(staged, cancellationToken);
+            await CleanUpStagedAsync(session, cancellationToken);
             await FinishAsync(entry, userKey, cancellationToken);
             return SweepOutcome.ExpiredSession;
         }
@@ -191,14 +200,24 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
                 return SweepOutcome.Skipped;
             }
 
-            // Staged data left by a crash between the tombstone and the staging clean-up.
+            // Staged data left by a crash between the tombstone and the clean-up; the overwrite record, if any.
             await DeleteBlobsAsync(await ListStagingAsync(id, cancellationToken), cancellationToken);
+            await CleanUpStagedAsync(ToSession(tombstoneRow), cancellationToken);
+            foreach (var other in otherRows)
+            {
+                await DeleteRowAsync(other, cancellationToken);
+            }
+
             await FinishAsync(entry, userKey, cancellationToken);
             return SweepOutcome.ExpiredTombstone;
         }
 
         // Neither row: an earlier sweep or a Create-Session stopped half-way. Remove whatever is left.
         await DeleteBlobsAsync(await ListStagingAsync(id, cancellationToken), cancellationToken);
+        if (entry.GetString("RegistryKey") is { } registry && registry.StartsWith(DestinationPartitionPrefix, StringComparison.Ordinal))
+        {
+            await _table.DeleteEntityAsync(registry, id, ETag.All, cancellationToken);
+        }
         await FinishAsync(entry, userKey, cancellationToken);
         return entry.GetString("Kind") == TombstoneKind ? SweepOutcome.ExpiredTombstone : SweepOutcome.ExpiredSession;
     }
@@ -217,6 +236,7 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
     private async Task MoveIndexEntryAsync(TableEntity entry, DateTimeOffset dueAt, string kind, string? userKey, CancellationToken cancellationToken)
     {
         var moved = IndexEntity(dueAt, entry.RowKey, kind, userKey);
+        moved["RegistryKey"] = entry.GetString("RegistryKey");
         await _table.UpsertEntityAsync(moved, TableUpdateMode.Replace, cancellationToken);
         if (moved.PartitionKey != entry.PartitionKey)
         {

@@ -8,34 +8,32 @@ using Bits.Protocol;
 namespace Bits.Storage.Azure;
 
 /// <summary>
-/// Upload-reply support: the uploaded data for the back-end and the reply, kept beside the session's segments in the
-/// staging container (<c>{id}/request</c>, <c>{id}/reply</c>), so Close, Cancel and the janitor remove them with the
-/// segments.
+/// Upload-reply support: a session of an upload-reply area stages its Fragments as blocks of its own blob
+/// <c>{id}/request</c> in the staging container, committed (metadata only) when the final Fragment notifies the back-end,
+/// which reads it in place; the reply is <c>{id}/reply</c> beside it. Close, Cancel and the janitor remove both.
 /// </summary>
 public sealed partial class AzureBitsUploadStore : IBitsReplyStore
 {
-    public Task<Stream> OpenUploadAsync(BitsSession session, CancellationToken cancellationToken) => Guard(() =>
+    public Task<Stream> OpenUploadAsync(BitsSession session, CancellationToken cancellationToken) => Guard(async () =>
     {
-        var segmentBytes = SegmentBytesOf(session);
-        var total = session.TotalLength ?? 0;
-        var segments = new List<(AppendBlobClient Blob, long Length)>();
-        for (long position = 0, index = 0; position < total; index++)
+        if (!await EnsureRequestCommittedAsync(session, cancellationToken))
         {
-            var length = Math.Min(segmentBytes, total - position);
-            segments.Add((Segment(session.Id, index), length));
-            position += length;
+            throw new BitsSessionGoneException($"Staged data of session {session.Id} does not exist.");
         }
 
-        return Task.FromResult<Stream>(new ConcatenatedBlobStream(segments, total));
+        return (await RequestBlob(session).DownloadStreamingAsync(cancellationToken: cancellationToken)).Value.Content;
     }, cancellationToken);
 
     public Task<(Uri RequestData, Uri ResponseData)> CreateReferenceUrlsAsync(BitsSession session, TimeSpan lifetime, CancellationToken cancellationToken) => Guard(async () =>
     {
-        // One block blob holding the whole upload, composed server-side from the segments like a publish.
-        var request = _staging.GetBlockBlobClient(SessionKey(session.Id) + "/request");
-        await CommitAsync(session, request, allowOverwrite: true, cancellationToken);
+        // The session's own blob, committed by the final Fragment (metadata only): the back-end reads it in place.
+        if (!await EnsureRequestCommittedAsync(session, cancellationToken))
+        {
+            throw new BitsSessionGoneException($"Staged data of session {session.Id} does not exist.");
+        }
+
         var reply = ReplyBlob(session);
-        var read = await _sourceAuthorizer.AuthorizeAsync(request, BlobSasPermissions.Read, lifetime, cancellationToken);
+        var read = await _sourceAuthorizer.AuthorizeAsync(RequestBlob(session), BlobSasPermissions.Read, lifetime, cancellationToken);
         var write = await _sourceAuthorizer.AuthorizeAsync(reply, BlobSasPermissions.Create | BlobSasPermissions.Write, lifetime, cancellationToken);
         return (read, write);
     }, cancellationToken);
@@ -92,77 +90,4 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
         entity.GetBoolean("Notified") == true
             ? new BitsNotificationOutcome(entity.GetString("StaticReplyUrl"), entity.GetBoolean("CopyToDestination") == true)
             : null;
-
-    /// <summary>Reads segments one after another, each opened only when reached: the upload is never held whole.</summary>
-    private sealed class ConcatenatedBlobStream(List<(AppendBlobClient Blob, long Length)> segments, long length) : Stream
-    {
-        private int _index;
-        private Stream? _current;
-        private long _position;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => length;
-
-        public override long Position
-        {
-            get => _position;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            while (_index < segments.Count)
-            {
-                if (_current is null)
-                {
-                    var (blob, segmentLength) = segments[_index];
-                    var download = await blob.DownloadStreamingAsync(new BlobDownloadOptions { Range = new HttpRange(0, segmentLength) }, cancellationToken);
-                    _current = download.Value.Content;
-                }
-
-                var read = await _current.ReadAsync(buffer, cancellationToken);
-                if (read > 0)
-                {
-                    _position += read;
-                    return read;
-                }
-
-                await _current.DisposeAsync();
-                _current = null;
-                _index++;
-            }
-
-            return 0;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _current?.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-    }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using Azure;
 using Azure.Data.Tables;
@@ -12,24 +13,36 @@ using Microsoft.Extensions.Options;
 namespace Bits.Storage.Azure;
 
 /// <summary>
-/// <see cref="IBitsUploadStore"/> on Azure Storage.
+/// <see cref="IBitsUploadStore"/> on Azure Storage (see docs/architecture.md, "Storage design").
 /// <list type="bullet">
-/// <item>Sessions: one table row per session (PartitionKey = session id, RowKey <c>session</c>), replaced atomically by a
-/// tombstone row (RowKey <c>tombstone</c>) at Close/Cancel.</item>
-/// <item>Staging: the bytes of a session live in append blobs <c>{id}/{k:D6}</c>, segment k holding logical bytes
-/// [k·S, (k+1)·S). Every append is conditional on the append position, so storage itself checks the offset and a
-/// duplicate or racing write can never store bytes twice. Segment k+1 is created when segment k fills up.</item>
-/// <item>Publish: Put Block From URL over segment ranges, then one conditional Put Block List: atomic, server-side.</item>
+/// <item>Sessions: one table row per session (PartitionKey = session id, RowKey <c>session</c>) holding the offset
+/// truth (<c>Received</c>), advanced with If-Match by every stored Fragment; replaced atomically by a tombstone row
+/// (RowKey <c>tombstone</c>) at Close/Cancel.</item>
+/// <item>Data: every Fragment is one Put Block on the destination blob itself (or, in upload-reply areas, on the
+/// session's own blob <c>{id}/request</c> in the staging container), with a fixed-length block id naming the session and
+/// the byte range, so a retransmit or a racing duplicate rewrites the same block.</item>
+/// <item>Publish: one conditional Put Block List of the session's chain of blocks from 0 to the total: metadata only.</item>
+/// <item>Destination registry: rows <c>d-&lt;hash of container and name&gt;</c> / session id list the sessions staging
+/// on a destination, so a commit can tell them their blocks are gone, and a clean-up never harms them.</item>
 /// </list>
-/// A Fragment costs one append in the steady state, plus one table read when the handler does not remember the session.
 /// </summary>
 public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 {
     internal const string SessionRowKey = "session";
     internal const string TombstoneRowKey = "tombstone";
+    internal const string OverwrittenRowKey = "overwritten";
+    internal const string DestinationPartitionPrefix = "d-";
     internal const string SessionIdMetadata = "bitssessionid";
     internal const string ContentNameMetadata = "bitscontentname";
     internal const string UploaderMetadata = "bitsuploader";
+
+    /// <summary>The <c>Layout</c> of sessions staged as blocks where the file will live; rows without it are append segments of an earlier version.</summary>
+    internal const string BlocksLayout = "blocks";
+
+    /// <summary>Length of a block id before Base64: 32 hex digits of the session, 12 of the offset, 8 of the length.</summary>
+    internal const int BlockIdLength = 52;
+
+    private const int MaxPublishAttempts = 4;
 
     private readonly BlobServiceClient _blobService;
     private readonly TableClient _table;
@@ -74,11 +87,14 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     public Task CreateSessionAsync(BitsSession session, CancellationToken cancellationToken) => Guard(async () =>
     {
-        var entity = SessionEntity(session, SessionRowKey, BitsSessionState.Open);
-        entity["SegmentBytes"] = _options.SegmentBytes;
+        var entity = SessionEntity(session with { StoreState = BlocksLayout }, SessionRowKey, BitsSessionState.Open);
+        entity["Received"] = 0L;
 
-        // Segment 0 and the index rows first: a session row never exists without its staging blob and expiry entry.
-        await Task.WhenAll(Segment(session.Id, 0).CreateIfNotExistsAsync(cancellationToken: cancellationToken), IndexNewSessionAsync(session, cancellationToken));
+        // The index rows and the destination registry first: a session row never exists without its expiry entry, and
+        // no session stages on a destination without being listed there.
+        await Task.WhenAll(
+            IndexNewSessionAsync(session, cancellationToken),
+            session.PrivateStaging ? Task.CompletedTask : _table.UpsertEntityAsync(RegistryEntity(session), TableUpdateMode.Replace, cancellationToken));
         try
         {
             await _table.AddEntityAsync(entity, cancellationToken);
@@ -138,40 +154,35 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         }
     }, cancellationToken);
 
-    public Task<AppendResult> AppendAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => Guard(async () =>
+    public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken) => Guard(async () =>
     {
-        var segmentBytes = SegmentBytesOf(session);
-        var position = offset;
-        var remaining = data;
-        while (!remaining.IsEmpty)
+        ThrowIfEarlierLayout(session);
+        if (!alreadyStaged && !data.IsEmpty)
         {
-            var index = position / segmentBytes;
-            var within = position - (index * segmentBytes);
-            var count = (int)Math.Min(remaining.Length, segmentBytes - within);
-            var stored = await AppendToSegmentAsync(session, index, within, remaining[..count], cancellationToken);
-            if (stored is { } received)
-            {
-                // The position did not match: nothing of this piece was stored.
-                return new AppendResult(false, received);
-            }
-
-            position += count;
-            remaining = remaining[count..];
-            if (within + count == segmentBytes)
-            {
-                // Segment full: open the next one so the next append finds it.
-                await Segment(session.Id, index + 1).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-            }
+            // The one data write: where the file will live. Same range, same block id: a retransmit rewrites it.
+            using var content = Streams.Over(data);
+            await StagingTarget(session).StageBlockAsync(BlockId(session.Id, offset, data.Length), content, cancellationToken: cancellationToken);
         }
 
-        return new AppendResult(true, position);
-    }, cancellationToken);
-
-    public Task<long> GetReceivedLengthAsync(BitsSession session, CancellationToken cancellationToken) => Guard(() =>
-    {
-        var segmentBytes = SegmentBytesOf(session);
-        var hint = session.TotalLength is > 0 and { } total ? (total - 1) / segmentBytes : 0;
-        return ReceivedLengthAsync(session, hint, cancellationToken);
+        // The one metadata write: the offset truth, conditional on the record as the caller knows it.
+        var received = offset + data.Length;
+        var entity = new TableEntity(session.Id, SessionRowKey) { ["Received"] = received };
+        try
+        {
+            var response = await _table.UpdateEntityAsync(entity, new ETag(session.Version!), TableUpdateMode.Merge, cancellationToken);
+            return session with { ReceivedLength = received, Version = response.Headers.ETag?.ToString(), LastActivity = _time.GetUtcNow() };
+        }
+        catch (RequestFailedException ex) when (ex.IsPreconditionFailed())
+        {
+            return null;
+        }
+        catch (RequestFailedException ex) when (ex.IsNotFound())
+        {
+            // The session ended meanwhile (a late Fragment through a cached session): the block just staged must not
+            // stay listed on an otherwise empty destination.
+            await CleanUpStagedAsync(session, cancellationToken);
+            return null;
+        }
     }, cancellationToken);
 
     public Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken) => Guard(async () =>
@@ -179,198 +190,368 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     public Task<PublishResult> PublishAsync(BitsSession session, bool allowOverwrite, CancellationToken cancellationToken) => Guard(async () =>
     {
+        ThrowIfEarlierLayout(session);
         var destination = Uploads(session.Container).GetBlockBlobClient(session.Destination);
-        if (await PublishedBySessionAsync(destination, session.Id, cancellationToken))
+        var total = session.TotalLength ?? 0;
+        for (var attempt = 1; attempt <= MaxPublishAttempts; attempt++)
         {
-            // A retry after a crash between commit and tombstone: finish the clean-up only.
-            Log.AlreadyPublished(_logger, session.Id, session.Destination);
-        }
-        else
-        {
-            var result = await CommitAsync(session, destination, allowOverwrite, cancellationToken);
-            if (result == PublishResult.DestinationExists)
+            // Did this session publish already (a Close retried after a time-out, a crash, or on another instance)?
+            // The destination first, then the record an overwriter leaves before replacing our commit: in that order a
+            // publish followed by an overwrite can never look like a discarded session.
+            var observed = await ObserveAsync(destination, cancellationToken);
+            if (observed.SessionKey == SessionKey(session.Id) || await OverwrittenAsync(session.Id, cancellationToken))
             {
-                return result;
+                return await AlreadyPublishedAsync(session, cancellationToken);
             }
+
+            var chain = session.PrivateStaging
+                ? await CopyFromRequestAsync(session, destination, cancellationToken)
+                : await ChainAsync(destination, session.Id, total, cancellationToken);
+            if (chain is null)
+            {
+                // Our blocks are gone: our own racing Close committed them meanwhile, or another session's commit
+                // discarded them, or they expired. Never staged again.
+                return await PublishedMeanwhileAsync(destination, session, cancellationToken)
+                    ?? await DiscardGoneAsync(session, cancellationToken);
+            }
+
+            if (observed.Exists && !allowOverwrite)
+            {
+                return PublishResult.DestinationExists;
+            }
+
+            if (observed.SessionKey is { } previous)
+            {
+                // Before replacing another session's publish, tell it (insert only): its retried Close then knows it
+                // published, even though the destination no longer names it.
+                await ConfirmOverwrittenAsync(previous, session.Id, cancellationToken);
+            }
+
+            var options = new CommitBlockListOptions
+            {
+                HttpHeaders = new BlobHttpHeaders { ContentType = "application/octet-stream" },
+                Metadata = PublishedMetadata(session),
+                Conditions = observed.Exists ? new BlobRequestConditions { IfMatch = observed.ETag } : new BlobRequestConditions { IfNoneMatch = ETag.All },
+            };
+            try
+            {
+                await destination.CommitBlockListAsync(chain, options, cancellationToken);
+            }
+            catch (RequestFailedException ex) when (ex.IsConflict() || ex.IsPreconditionFailed())
+            {
+                // The destination changed since it was observed (our own racing Close, or another upload): look again.
+                Log.PublishRaced(_logger, session.Id, session.Destination);
+                continue;
+            }
+            catch (RequestFailedException ex) when (ex.IsInvalidBlockList())
+            {
+                // A block of the chain vanished between the listing and the commit: our racing Close, or another
+                // session committed. Never staged again: the client restarts the upload.
+                return await PublishedMeanwhileAsync(destination, session, cancellationToken)
+                    ?? await DiscardGoneAsync(session, cancellationToken);
+            }
+
+            await FinishPublishAsync(session, cancellationToken);
+            return PublishResult.Published;
         }
 
-        await ReplaceWithTombstoneAsync(session, BitsSessionState.Closed, cancellationToken);
-        await DeleteStagingAsync(session.Id, cancellationToken);
-        return PublishResult.Published;
+        throw new BitsStoreUnavailableException($"The destination of session {session.Id} kept changing during the publish; retry.");
     }, cancellationToken);
 
     public Task DiscardAsync(BitsSession session, BitsSessionState finalState, CancellationToken cancellationToken) => Guard(async () =>
     {
+        if (session.State == BitsSessionState.Closed)
+        {
+            return true;
+        }
+
         await ReplaceWithTombstoneAsync(session, finalState, cancellationToken);
-        await DeleteStagingAsync(session.Id, cancellationToken);
+        await CleanUpStagedAsync(session, cancellationToken);
         return true;
     }, cancellationToken);
 
-    /// <summary>Appends one piece inside one segment. Returns null when stored, else the true received length.</summary>
-    private async Task<long?> AppendToSegmentAsync(BitsSession session, long index, long within, ReadOnlyMemory<byte> piece, CancellationToken cancellationToken)
+    /// <summary>The blob a session's Fragments are staged on: the destination, or its own blob in upload-reply areas.</summary>
+    private BlockBlobClient StagingTarget(BitsSession session) =>
+        session.PrivateStaging ? RequestBlob(session) : Uploads(session.Container).GetBlockBlobClient(session.Destination);
+
+    private BlockBlobClient RequestBlob(BitsSession session) => _staging.GetBlockBlobClient(SessionKey(session.Id) + "/request");
+
+    private static void ThrowIfEarlierLayout(BitsSession session)
     {
-        var segment = Segment(session.Id, index);
-        var conditions = new AppendBlobRequestConditions
+        if (session.StoreState != BlocksLayout)
         {
-            IfAppendPositionEqual = within,
-            IfMaxSizeLessThanOrEqual = SegmentBytesOf(session),
-        };
-
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                using var content = Streams.Over(piece);
-                await segment.AppendBlockAsync(content, new AppendBlobAppendBlockOptions { Conditions = conditions }, cancellationToken);
-                return null;
-            }
-            catch (RequestFailedException ex) when (ex.IsAppendPositionMismatch())
-            {
-                return await ReceivedLengthAsync(session, index, cancellationToken);
-            }
-            catch (RequestFailedException ex) when (ex.IsNotFound() && attempt == 0)
-            {
-                // The segment does not exist: either the previous one is not full yet (a gap), the creator of this
-                // segment crashed before creating it, or the session's staging is gone.
-                var received = await ReceivedLengthAsync(session, index, cancellationToken);
-                if (within != 0 || received != index * SegmentBytesOf(session))
-                {
-                    return received;
-                }
-
-                await segment.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-            }
-            catch (RequestFailedException ex) when (ex.IsBlockCountExceeded())
-            {
-                throw new InvalidOperationException(
-                    $"Session {session.Id} reached the append-block limit of a staging segment; its fragments are too small.", ex);
-            }
+            // Staged in append segments by an earlier version: no migration, the client starts again (rule 8 of issue 14).
+            throw new BitsSessionGoneException($"Session {session.Id} was staged by an earlier version of the server; the client must start again.");
         }
     }
 
     /// <summary>
-    /// The true number of bytes stored, found by probing segment lengths from <paramref name="hint"/>: up while segments
-    /// are full, down while they are missing.
+    /// The session's chain of staged blocks from 0 to <paramref name="total"/> (fewest blocks first), from one Get Block
+    /// List; null when it has a hole (blocks discarded by another session's commit, or expired).
     /// </summary>
-    private async Task<long> ReceivedLengthAsync(BitsSession session, long hint, CancellationToken cancellationToken)
+    private static async Task<List<string>?> ChainAsync(BlockBlobClient blob, string sessionId, long total, CancellationToken cancellationToken)
     {
-        var segmentBytes = SegmentBytesOf(session);
-        var index = hint;
-        long? lastMissing = null;
-        while (true)
+        if (total == 0)
         {
-            long length;
-            try
-            {
-                var properties = await Segment(session.Id, index).GetPropertiesAsync(cancellationToken: cancellationToken);
-                length = properties.Value.ContentLength;
-            }
-            catch (RequestFailedException ex) when (ex.IsNotFound())
-            {
-                if (index == 0)
-                {
-                    throw new BitsSessionGoneException($"Staging data of session {session.Id} does not exist.");
-                }
-
-                lastMissing = index;
-                index--;
-                continue;
-            }
-
-            if (length < segmentBytes || lastMissing == index + 1)
-            {
-                return (index * segmentBytes) + length;
-            }
-
-            index++;
+            return [];
         }
+
+        BlockList list;
+        try
+        {
+            list = (await blob.GetBlockListAsync(BlockListTypes.Uncommitted, cancellationToken: cancellationToken)).Value;
+        }
+        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
+        {
+            return null;
+        }
+
+        return BlockChain.Find(list.UncommittedBlocks.Select(b => b.Name), SessionKey(sessionId), total);
     }
 
-    private async Task<PublishResult> CommitAsync(BitsSession session, BlockBlobClient destination, bool allowOverwrite, CancellationToken cancellationToken)
+    /// <summary>
+    /// Upload-reply sessions with BITS-Copy-File-To-Destination: the one case where bytes are copied, server-side, from the
+    /// session's own blob into blocks of the destination (ids of the same form, so a retry rewrites the same blocks).
+    /// </summary>
+    private async Task<List<string>?> CopyFromRequestAsync(BitsSession session, BlockBlobClient destination, CancellationToken cancellationToken)
     {
+        var request = RequestBlob(session);
+        if (!await EnsureRequestCommittedAsync(session, cancellationToken))
+        {
+            return null;
+        }
+
         var total = session.TotalLength ?? 0;
-        var segmentBytes = SegmentBytesOf(session);
-        var sessionKey = SessionKey(session.Id);
-        var options = new CommitBlockListOptions
-        {
-            HttpHeaders = new BlobHttpHeaders { ContentType = "application/octet-stream" },
-            Metadata = PublishedMetadata(session),
-            Conditions = allowOverwrite ? null : new BlobRequestConditions { IfNoneMatch = ETag.All },
-        };
-
-        for (var attempt = 1; ; attempt++)
-        {
-            var blocks = PlanBlocks(total, segmentBytes, sessionKey);
-            using (var throttle = new SemaphoreSlim(_options.PublishConcurrency))
-            {
-                await Task.WhenAll(blocks.Select(async block =>
-                {
-                    await throttle.WaitAsync(cancellationToken);
-                    try
-                    {
-                        var source = await _sourceAuthorizer.AuthorizeAsync(Segment(session.Id, block.Segment), cancellationToken);
-                        await destination.StageBlockFromUriAsync(
-                            source,
-                            block.Id,
-                            new StageBlockFromUriOptions { SourceRange = new HttpRange(block.Offset, block.Length) },
-                            cancellationToken);
-                    }
-                    finally
-                    {
-                        throttle.Release();
-                    }
-                }));
-            }
-
-            try
-            {
-                await destination.CommitBlockListAsync(blocks.Select(b => b.Id), options, cancellationToken);
-                return PublishResult.Published;
-            }
-            catch (RequestFailedException ex) when (ex.IsConflict() || ex.IsPreconditionFailed())
-            {
-                return await PublishedBySessionAsync(destination, session.Id, cancellationToken)
-                    ? PublishResult.Published
-                    : PublishResult.DestinationExists;
-            }
-            catch (RequestFailedException ex) when (ex.IsInvalidBlockList() && attempt < 3)
-            {
-                // Another session committed to the same name and discarded our uncommitted blocks: stage again.
-                Log.PublishRetried(_logger, session.Id, session.Destination);
-            }
-        }
-    }
-
-    private static List<PublishBlock> PlanBlocks(long total, long segmentBytes, string sessionKey)
-    {
-        var blocks = new List<PublishBlock>();
-        var blockBytes = Math.Min(segmentBytes, 100L * 1024 * 1024);
+        var ranges = new List<(string Id, long Offset, long Length)>();
         for (long position = 0; position < total;)
         {
-            var segment = position / segmentBytes;
-            var within = position - (segment * segmentBytes);
-            var length = Math.Min(Math.Min(blockBytes, segmentBytes - within), total - position);
-            var id = Convert.ToBase64String(Encoding.ASCII.GetBytes(
-                string.Create(CultureInfo.InvariantCulture, $"{sessionKey}-{blocks.Count:D8}")));
-            blocks.Add(new PublishBlock(id, segment, within, length));
+            var length = Math.Min(_options.PublishBlockBytes, total - position);
+            ranges.Add((BlockId(session.Id, position, length), position, length));
             position += length;
         }
 
-        return blocks;
+        var source = await _sourceAuthorizer.AuthorizeAsync(request, cancellationToken);
+        using var throttle = new SemaphoreSlim(_options.PublishConcurrency);
+        await Task.WhenAll(ranges.Select(async range =>
+        {
+            await throttle.WaitAsync(cancellationToken);
+            try
+            {
+                await destination.StageBlockFromUriAsync(
+                    source, range.Id, new StageBlockFromUriOptions { SourceRange = new HttpRange(range.Offset, range.Length) }, cancellationToken);
+            }
+            finally
+            {
+                throttle.Release();
+            }
+        }));
+        return ranges.Select(r => r.Id).ToList();
     }
 
-    private static async Task<bool> PublishedBySessionAsync(BlockBlobClient destination, string sessionId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Commits an upload-reply session's own blob (metadata only; bounded time) so the back-end can read it. False when
+    /// its blocks are gone.
+    /// </summary>
+    private async Task<bool> EnsureRequestCommittedAsync(BitsSession session, CancellationToken cancellationToken)
     {
-        try
+        var request = RequestBlob(session);
+        var observed = await ObserveAsync(request, cancellationToken);
+        if (observed.SessionKey == SessionKey(session.Id))
         {
-            var properties = await destination.GetPropertiesAsync(cancellationToken: cancellationToken);
-            return properties.Value.Metadata.TryGetValue(SessionIdMetadata, out var id) && id == SessionKey(sessionId);
+            return true;
         }
-        catch (RequestFailedException ex) when (ex.IsNotFound())
+
+        var chain = await ChainAsync(request, session.Id, session.TotalLength ?? 0, cancellationToken);
+        if (chain is null)
         {
             return false;
         }
+
+        await request.CommitBlockListAsync(chain, new CommitBlockListOptions
+        {
+            HttpHeaders = new BlobHttpHeaders { ContentType = "application/octet-stream" },
+            Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [SessionIdMetadata] = SessionKey(session.Id) },
+        }, cancellationToken);
+        return true;
     }
+
+    /// <summary>The destination as it is: whether a committed blob exists, its ETag and the session that published it.</summary>
+    private static async Task<(bool Exists, ETag ETag, string? SessionKey)> ObserveAsync(BlockBlobClient blob, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
+            return (true, properties.ETag, properties.Metadata.TryGetValue(SessionIdMetadata, out var key) ? key : null);
+        }
+        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
+        {
+            return (false, default, null);
+        }
+    }
+
+    private async Task<bool> OverwrittenAsync(string sessionId, CancellationToken cancellationToken) =>
+        (await _table.GetEntityIfExistsAsync<TableEntity>(sessionId, OverwrittenRowKey, select: ["RowKey"], cancellationToken: cancellationToken)).HasValue;
+
+    /// <summary>Records in the overwritten session's partition that it had published (insert only, never replaced).</summary>
+    private async Task ConfirmOverwrittenAsync(string previousKey, string sessionId, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParseExact(previousKey, "N", out var previous))
+        {
+            return;
+        }
+
+        try
+        {
+            await _table.AddEntityAsync(
+                new TableEntity(previous.ToString("B").ToUpperInvariant(), OverwrittenRowKey) { ["By"] = sessionId, ["At"] = _time.GetUtcNow() },
+                cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.IsConflict())
+        {
+            // Recorded before (a retried overwrite, or an earlier one): the fact does not change.
+        }
+    }
+
+    /// <summary>After the commit: tell the other sessions staging on the destination, then the tombstone.</summary>
+    private async Task FinishPublishAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        if (!session.PrivateStaging)
+        {
+            await MarkOthersDiscardedAsync(session, cancellationToken);
+        }
+
+        await ReplaceWithTombstoneAsync(session, BitsSessionState.Closed, cancellationToken);
+        await CleanUpStagedAsync(session with { State = BitsSessionState.Closed }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Our commit deleted every other session's uncommitted blocks on this destination: their records are marked so
+    /// that their next Fragment (whose If-Match now fails) reads them and answers BG_E_SESSION_NOT_FOUND.
+    /// </summary>
+    private async Task MarkOthersDiscardedAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        foreach (var other in await RegisteredSessionsAsync(session, cancellationToken))
+        {
+            if (other == session.Id)
+            {
+                continue;
+            }
+
+            try
+            {
+                await _table.UpdateEntityAsync(new TableEntity(other, SessionRowKey) { ["Discarded"] = true }, ETag.All, TableUpdateMode.Merge, cancellationToken);
+                Log.OtherSessionDiscarded(_logger, other, session.Id);
+            }
+            catch (RequestFailedException ex) when (ex.IsNotFound())
+            {
+                // Ended meanwhile.
+            }
+        }
+    }
+
+    /// <summary>The session's blocks are gone: its record becomes a Discarded tombstone; what is left is cleaned up.</summary>
+    private async Task<PublishResult> DiscardGoneAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        Log.StagedBlocksGone(_logger, session.Id, session.Destination);
+        await ReplaceWithTombstoneAsync(session, BitsSessionState.Discarded, cancellationToken);
+        await CleanUpStagedAsync(session, cancellationToken);
+        return PublishResult.Discarded;
+    }
+
+    private async Task<PublishResult> AlreadyPublishedAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        Log.AlreadyPublished(_logger, session.Id, session.Destination);
+        await FinishPublishAsync(session, cancellationToken);
+        return PublishResult.Published;
+    }
+
+    /// <summary>
+    /// Looked at after finding our blocks gone: published by our own racing Close (the destination names us, or an
+    /// overwriter recorded that it replaced us, always before its commit) is Published; null otherwise.
+    /// </summary>
+    private async Task<PublishResult?> PublishedMeanwhileAsync(BlockBlobClient destination, BitsSession session, CancellationToken cancellationToken) =>
+        (await ObserveAsync(destination, cancellationToken)).SessionKey == SessionKey(session.Id) || await OverwrittenAsync(session.Id, cancellationToken)
+            ? await AlreadyPublishedAsync(session, cancellationToken)
+            : null;
+
+    /// <summary>
+    /// Removes what an ended session staged, where that harms no one: its own blobs in the staging container, its
+    /// registry row, and the destination's uncommitted-only blob when no open session but this one staged on it (a
+    /// listing with uncommitted blobs then shows nothing). Blocks on a published destination are invisible to listings
+    /// and are left to the next commit or to storage's 7-day expiry; they are never removed by a recommit.
+    /// </summary>
+    private async Task CleanUpStagedAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        if (session.PrivateStaging || session.StoreState != BlocksLayout)
+        {
+            // Its own blobs (upload-reply), or the append segments of an earlier version: one list, then deletes.
+            await DeleteStagingAsync(session.Id, cancellationToken);
+            return;
+        }
+
+        await _table.DeleteEntityAsync(DestinationPartition(session.Container, session.Destination), session.Id, ETag.All, cancellationToken);
+        if (session.ReceivedLength == 0 && session.TotalLength is not > 0)
+        {
+            return;
+        }
+
+        var destination = Uploads(session.Container).GetBlockBlobClient(session.Destination);
+        if ((await ObserveAsync(destination, cancellationToken)).Exists)
+        {
+            return;
+        }
+
+        BlockList list;
+        try
+        {
+            list = (await destination.GetBlockListAsync(BlockListTypes.Uncommitted, cancellationToken: cancellationToken)).Value;
+        }
+        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
+        {
+            return;
+        }
+
+        var others = (await RegisteredSessionsAsync(session, cancellationToken)).Where(id => id != session.Id).Select(SessionKey).ToHashSet(StringComparer.Ordinal);
+        if (list.UncommittedBlocks.Any(b => BlockChain.OwnerOf(b.Name) is not { } owner || others.Contains(owner)))
+        {
+            // Another open session stages here (or blocks we do not know): its commit or the 7-day expiry removes ours.
+            return;
+        }
+
+        try
+        {
+            // Only an uncommitted-only blob: a blob committed meanwhile has an ETag and fails If-None-Match *.
+            await destination.DeleteAsync(DeleteSnapshotsOption.None, new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.IsNotFound() || ex.IsPreconditionFailed() || ex.IsConflict())
+        {
+            // Gone already, or committed meanwhile: nothing of ours is visible.
+        }
+    }
+
+    /// <summary>Ids of the sessions listed as staging on the session's destination (one partition query).</summary>
+    private async Task<List<string>> RegisteredSessionsAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        var ids = new List<string>();
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {DestinationPartition(session.Container, session.Destination)}");
+        await foreach (var row in _table.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken))
+        {
+            ids.Add(row.RowKey);
+        }
+
+        return ids;
+    }
+
+    private static TableEntity RegistryEntity(BitsSession session) =>
+        new(DestinationPartition(session.Container, session.Destination), session.Id) { ["CreatedAt"] = session.CreatedAt };
+
+    /// <summary>The registry partition of a destination: <c>d-</c> + hex SHA-256 of the container and name (no user text in keys).</summary>
+    internal static string DestinationPartition(string? container, string destination) =>
+        DestinationPartitionPrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes((container ?? string.Empty) + "\n" + destination)));
+
+    /// <summary>The block id of the bytes [offset, offset + length) of a session: fixed length, Base64 of ASCII.</summary>
+    internal static string BlockId(string sessionId, long offset, long length) =>
+        Convert.ToBase64String(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{SessionKey(sessionId)}{offset:x12}{length:x8}")));
 
     private async Task ReplaceWithTombstoneAsync(BitsSession session, BitsSessionState state, CancellationToken cancellationToken)
     {
@@ -429,14 +610,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     private BlobContainerClient Uploads(string? container) =>
         container is null ? _uploads : _blobService.GetBlobContainerClient(container);
 
-    private AppendBlobClient Segment(string sessionId, long index) =>
-        _staging.GetAppendBlobClient(string.Create(CultureInfo.InvariantCulture, $"{SessionKey(sessionId)}/{index:D6}"));
-
     /// <summary>The session id as used in blob names and metadata: 32 lower-case hex digits.</summary>
     internal static string SessionKey(string sessionId) => Guid.Parse(sessionId).ToString("N");
-
-    private long SegmentBytesOf(BitsSession session) =>
-        long.TryParse(session.StoreState, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes > 0 ? bytes : _options.SegmentBytes;
 
     /// <summary>The facts a session row and its tombstone share (the inverse of <see cref="ToSession"/>).</summary>
     private static TableEntity SessionEntity(BitsSession session, string rowKey, BitsSessionState state) => new(session.Id, rowKey)
@@ -449,6 +624,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         ["Owner"] = session.Owner,
         ["CreatedAt"] = session.CreatedAt,
         ["State"] = (int)state,
+        ["Layout"] = session.StoreState,
+        ["Private"] = session.PrivateStaging,
     };
 
     private static BitsSession ToSession(TableEntity entity) => new()
@@ -462,9 +639,12 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         Owner = entity.GetString("Owner"),
         CreatedAt = entity.GetDateTimeOffset("CreatedAt") ?? DateTimeOffset.MinValue,
         TotalLength = entity.GetInt64("TotalLength"),
-        State = (BitsSessionState)(entity.GetInt32("State") ?? 0),
+        State = entity.GetBoolean("Discarded") == true ? BitsSessionState.Discarded : (BitsSessionState)(entity.GetInt32("State") ?? 0),
         Version = entity.ETag.ToString(),
-        StoreState = entity.GetInt64("SegmentBytes")?.ToString(CultureInfo.InvariantCulture),
+        StoreState = entity.GetString("Layout"),
+        ReceivedLength = entity.GetInt64("Received") ?? 0,
+        LastActivity = entity.Timestamp,
+        PrivateStaging = entity.GetBoolean("Private") == true,
         Notification = NotificationOf(entity),
     };
 
@@ -483,6 +663,12 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         catch (RequestFailedException ex) when (ex.IsTransient())
         {
             throw new BitsStoreUnavailableException($"Storage answered {ex.Status} {ex.ErrorCode}.", ex);
+        }
+        catch (RequestFailedException ex) when (ex.IsResourceMissing())
+        {
+            // A container or the table deleted by an operator: a server fault (503, logged by the handler), never
+            // BG_E_SESSION_NOT_FOUND, which would make every client restart forever.
+            throw new BitsStoreUnavailableException($"Storage answered {ex.Status} {ex.ErrorCode}: a container or the session table is missing.", ex);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -503,15 +689,19 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     private static bool IsTransient(Exception exception, CancellationToken cancellationToken) =>
         exception is RequestFailedException { } failure ? failure.IsTransient() : exception is OperationCanceledException && !cancellationToken.IsCancellationRequested;
 
-    private sealed record PublishBlock(string Id, long Segment, long Offset, long Length);
-
     private static partial class Log
     {
         [LoggerMessage(2001, LogLevel.Information, "Session {SessionId} was already published to {Destination}; finishing clean-up", EventName = "AlreadyPublished")]
         public static partial void AlreadyPublished(ILogger logger, string sessionId, string destination);
 
-        [LoggerMessage(2002, LogLevel.Warning, "Publishing session {SessionId} to {Destination} raced with another commit; staging blocks again", EventName = "PublishRetried")]
-        public static partial void PublishRetried(ILogger logger, string sessionId, string destination);
+        [LoggerMessage(2002, LogLevel.Information, "Publishing session {SessionId} to {Destination}: the destination changed since it was observed; looking again", EventName = "PublishRaced")]
+        public static partial void PublishRaced(ILogger logger, string sessionId, string destination);
+
+        [LoggerMessage(2004, LogLevel.Warning, "Session {SessionId}: its staged blocks on {Destination} are gone (another session's commit, or expiry); discarded", EventName = "StagedBlocksGone")]
+        public static partial void StagedBlocksGone(ILogger logger, string sessionId, string destination);
+
+        [LoggerMessage(2005, LogLevel.Information, "Session {SessionId} marked discarded: the commit of session {CommittingSessionId} deleted its staged blocks", EventName = "OtherSessionDiscarded")]
+        public static partial void OtherSessionDiscarded(ILogger logger, string sessionId, string committingSessionId);
 
         [LoggerMessage(2003, LogLevel.Information, "Session {SessionId}: the retried insert of its row found it stored already (a lost response)", EventName = "SessionRowAlreadyStored")]
         public static partial void SessionRowAlreadyStored(ILogger logger, string sessionId);

@@ -18,6 +18,10 @@ internal static class StorageErrors
 
     public static bool IsBlockCountExceeded(this RequestFailedException ex) => ex.Status == 409 && ex.ErrorCode == "BlockCountExceedsLimit";
 
+    /// <summary>A container or the table does not exist (deleted by an operator): a server fault, not a missing session.</summary>
+    public static bool IsResourceMissing(this RequestFailedException ex) =>
+        ex.Status == 404 && ex.ErrorCode is "ContainerNotFound" or "TableNotFound";
+
     /// <summary>Worth retrying later: throttling, server errors, timeouts, and failures with no response at all.</summary>
     public static bool IsTransient(this RequestFailedException ex) => ex.Status is 0 or 408 or 429 or >= 500;
 }

@@ -59,7 +59,7 @@ public class JanitorHostedServiceTests(AzuriteFixture azurite)
         }
 
         Assert.Equal(1, await storage.SessionRowCountAsync());
-        Assert.Equal(1, await storage.StagedBlobCountAsync());
+        Assert.Equal(1, await storage.StagedBlobCountAsync()); // plain/a.bin, holding the live session's block
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Specialized;
 using Bits.Protocol;
 using Bits.Storage.Azure;
 using Bits.Testing;
@@ -118,9 +119,6 @@ public class ModelAgreementTests(AzuriteFixture azurite)
                 UploadContainer = "up-" + suffix,
                 StagingContainer = "st-" + suffix,
                 SessionTable = "sessions" + suffix,
-
-                // Small segments, so scripts also cross segment boundaries.
-                SegmentBytes = 64,
             };
             _blobs = new BlobServiceClient(connectionString);
             _tables = new TableServiceClient(connectionString);
@@ -154,7 +152,19 @@ public class ModelAgreementTests(AzuriteFixture azurite)
 
         public async Task<int> StagedSessionsAsync()
         {
+            // Sessions owning uncommitted blocks on any destination (block ids start with the 32-hex session key).
             var sessions = new HashSet<string>(StringComparer.Ordinal);
+            var uploads = _blobs.GetBlobContainerClient(_options.UploadContainer);
+            await foreach (var blob in uploads.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { States = Azure.Storage.Blobs.Models.BlobStates.Uncommitted }))
+            {
+                var list = await uploads.GetBlockBlobClient(blob.Name).GetBlockListAsync(Azure.Storage.Blobs.Models.BlockListTypes.Uncommitted);
+                foreach (var block in list.Value.UncommittedBlocks)
+                {
+                    var raw = System.Text.Encoding.ASCII.GetString(Convert.FromBase64String(block.Name));
+                    sessions.Add(raw[..Math.Min(32, raw.Length)]);
+                }
+            }
+
             await foreach (var blob in _blobs.GetBlobContainerClient(_options.StagingContainer).GetBlobsAsync())
             {
                 sessions.Add(blob.Name.Split('/')[0]);

@@ -79,10 +79,12 @@ public static class ModelRunner
                 $"Published files differ: model [{Describe(expectedFiles)}], server [{Describe(published)}]" + Environment.NewLine + log);
         }
 
+        // Every open session holding bytes has staged data (blocks of ended sessions may stay on a destination until a
+        // commit or storage's 7-day expiry, invisible to listings when the blob is published).
         var staged = await server.StagedSessionsAsync();
-        if (staged != model.OpenSessionCount)
+        if (staged < model.StagingSessionCount)
         {
-            throw new InvalidOperationException($"{staged} sessions hold staged data; the model has {model.OpenSessionCount} open" + Environment.NewLine + log);
+            throw new InvalidOperationException($"{staged} sessions hold staged data; the model has {model.StagingSessionCount} open with bytes" + Environment.NewLine + log);
         }
 
         coverage.Add("published files " + Math.Min(published.Count, 2));

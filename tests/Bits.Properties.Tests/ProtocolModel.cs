@@ -140,6 +140,9 @@ public sealed class ProtocolModel
         Closed,
         Cancelled,
         Discarded,
+
+        /// <summary>Still recorded, but another session's commit to the same name deleted its staged blocks (issue 14).</summary>
+        Superseded,
     }
 
     public IReadOnlyDictionary<string, byte[]> Published => _published;
@@ -147,6 +150,9 @@ public sealed class ProtocolModel
     public int SessionCount => _sessions.Count;
 
     public int OpenSessionCount => _sessions.Count(s => s.State == State.Open);
+
+    /// <summary>Open sessions that hold bytes: each of them must hold staged data on the server.</summary>
+    public int StagingSessionCount => _sessions.Count(s => s.State == State.Open && s.Data.Count > 0);
 
     public static BitsServerOptions ServerOptions() => new()
     {
@@ -199,7 +205,7 @@ public sealed class ProtocolModel
             return Error(400, InvalidArg);
         }
 
-        if (packet.User is { } user && _sessions.Count(s => s.State == State.Open && s.User == user) >= MaxSessionsPerUser)
+        if (packet.User is { } user && _sessions.Count(s => s.State is State.Open or State.Superseded && s.User == user) >= MaxSessionsPerUser)
         {
             return Error(409, SessionLimit);
         }
@@ -301,10 +307,15 @@ public sealed class ProtocolModel
             case State.Cancelled:
                 return Error(500, SessionNotFound);
             case State.Discarded:
-                return Error(400, InvalidArg);
+                return Error(500, SessionNotFound);
+            case State.Superseded:
+                session.State = State.Discarded;
+                return Error(500, SessionNotFound);
         }
 
-        if (session.Total is null || session.Data.Count != session.Total)
+        // Rule 6a.13: a session that received no Fragment publishes an empty file.
+        session.Total ??= 0;
+        if (session.Data.Count != session.Total)
         {
             session.State = State.Discarded;
             return Error(400, InvalidArg);
@@ -319,6 +330,13 @@ public sealed class ProtocolModel
 
         _published[destination] = [.. session.Data];
         session.State = State.Closed;
+
+        // The commit deleted the staged blocks of every other session on that name, and told them.
+        foreach (var other in _sessions.Where(s => s.State == State.Open && Destination(s.Url) == destination))
+        {
+            other.State = State.Superseded;
+        }
+
         return new(200, null, null);
     }
 
@@ -329,7 +347,7 @@ public sealed class ProtocolModel
             return failure;
         }
 
-        if (session!.State == State.Open)
+        if (session!.State is State.Open or State.Superseded)
         {
             session.State = State.Cancelled;
         }

@@ -11,10 +11,11 @@ internal sealed class HandlerHarness
     public HandlerHarness(BitsServerOptions? options = null)
     {
         Options = options ?? new BitsServerOptions();
+        Store = new InMemoryBitsUploadStore(Time);
         Handler = new BitsProtocolHandler(Store, Microsoft.Extensions.Options.Options.Create(Options), Time, NullLogger<BitsProtocolHandler>.Instance);
     }
 
-    public InMemoryBitsUploadStore Store { get; } = new();
+    public InMemoryBitsUploadStore Store { get; }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 25, 0, 0, 0, TimeSpan.Zero));
 

@@ -11,12 +11,9 @@ public sealed class InMemoryStoreContractTests : BitsUploadStoreContract
     protected override Task<byte[]?> ReadPublishedAsync(string destination) =>
         Task.FromResult(_store.Published.TryGetValue(destination, out var bytes) ? bytes : null);
 
-    protected override async Task<int> CountStagedAsync(string sessionId)
-    {
-        var session = await _store.GetSessionAsync(sessionId, Ct);
-        return session?.State == BitsSessionState.Open ? 1 : 0;
-    }
+    protected override Task<int> CountStagedAsync(BitsSession session) => Task.FromResult(_store.StagedItems(session));
 
-    protected override async Task<bool> SessionRecordExistsAsync(string sessionId) =>
-        (await _store.GetSessionAsync(sessionId, Ct))?.State == BitsSessionState.Open;
+    protected override Task<bool> ListedAsync(string destination) => Task.FromResult(_store.ListedBlobs.Contains(destination));
+
+    protected override Task<bool> SessionRecordExistsAsync(string sessionId) => Task.FromResult(_store.HasLiveRecord(sessionId));
 }

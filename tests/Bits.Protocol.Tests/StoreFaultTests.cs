@@ -35,9 +35,7 @@ public class StoreFaultTests
 
         public Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken) => throw fault;
 
-        public Task<AppendResult> AppendAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => throw fault;
-
-        public Task<long> GetReceivedLengthAsync(BitsSession session, CancellationToken cancellationToken) => throw fault;
+        public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken) => throw fault;
 
         public Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken) => throw fault;
 

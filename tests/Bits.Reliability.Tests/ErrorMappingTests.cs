@@ -112,7 +112,7 @@ public class ErrorMappingTests(AzuriteFixture azurite)
         var file = ProxiedStorage.RandomFile(200_000, 12);
         var url = host.Url("append-500.bin");
         var id = (await client.CreateSessionAsync(url, ct: Ct)).SessionId!;
-        var failing = storage.Blob.Add(new FaultRule { Match = StorageFaultTests.IsAppend, Kind = FaultKind.Respond, Status = 500, ErrorCode = "InternalError" });
+        var failing = storage.Blob.Add(new FaultRule { Match = StorageFaultTests.IsPutBlock, Kind = FaultKind.Respond, Status = 500, ErrorCode = "InternalError" });
 
         var failed = await client.SendFragmentAsync(url, id, file.AsMemory(0, 100_000), 0, file.Length, ct: Ct);
         var next = await client.SendFragmentAsync(url, id, file.AsMemory(100_000), 100_000, file.Length, ct: Ct);

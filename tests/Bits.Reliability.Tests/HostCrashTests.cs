@@ -25,7 +25,6 @@ public class HostCrashTests(AzuriteFixture azurite)
         "fragment, after its append was stored",
         "close, after the publish commit",
         "close, after the tombstone transaction",
-        "close, after the first staged blob was deleted",
     ];
 
     [Theory]
@@ -70,11 +69,11 @@ public class HostCrashTests(AzuriteFixture azurite)
         {
             "fragment, before its append reached storage" => storage.Blob.Add(new FaultRule
             {
-                Match = StorageFaultTests.IsAppend, Skip = 2, Kind = FaultKind.ResetMidRequest, BeforeForward = _ => CrashA(),
+                Match = StorageFaultTests.IsPutBlock, Skip = 2, Kind = FaultKind.ResetMidRequest, BeforeForward = _ => CrashA(),
             }),
             "fragment, after its append was stored" => storage.Blob.Add(new FaultRule
             {
-                Match = StorageFaultTests.IsAppend, Skip = 2, Kind = FaultKind.DropResponse, AfterResponse = (_, _) => CrashA(),
+                Match = StorageFaultTests.IsPutBlock, Skip = 2, Kind = FaultKind.DropResponse, AfterResponse = (_, _) => CrashA(),
             }),
             "close, after the publish commit" => storage.Blob.Add(new FaultRule
             {
@@ -84,10 +83,7 @@ public class HostCrashTests(AzuriteFixture azurite)
             {
                 Match = r => r.Method == "POST" && r.Path.EndsWith("/$batch", StringComparison.Ordinal), Kind = FaultKind.DropResponse, AfterResponse = (_, _) => CrashA(),
             }),
-            _ => storage.Blob.Add(new FaultRule
-            {
-                Match = r => r.Method == "DELETE" && r.IsUnder(storage.StagingContainer + "/"), Kind = FaultKind.DropResponse, AfterResponse = (_, _) => CrashA(),
-            }),
+            _ => throw new ArgumentOutOfRangeException(nameof(step), step, null),
         };
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
         var file = ProxiedStorage.RandomFile(5_000_000, 30);
@@ -120,9 +116,7 @@ public class HostCrashTests(AzuriteFixture azurite)
         Assert.Equal(
             step switch
             {
-                "close, after the tombstone transaction" => 3,
-                "close, after the first staged blob was deleted" => 2,
-                _ => 0,
+                _ => 0, // nothing is staged outside the destination, whose blocks the commit consumed
             },
             stagedBeforeJanitor);
 

@@ -23,7 +23,8 @@ public class StorageFaultTests(AzuriteFixture azurite)
 
     private static SdkRetry Retry(bool sdkRetries) => sdkRetries ? SdkRetry.Fast : SdkRetry.None;
 
-    internal static bool IsAppend(RequestHead r) => r.Method == "PUT" && r.HasComp("appendblock");
+    /// <summary>A Fragment's one data write: Put Block on the destination (comp=block, not comp=blocklist).</summary>
+    internal static bool IsPutBlock(RequestHead r) => r.Method == "PUT" && r.HasComp("block");
 
     internal static bool IsCommit(RequestHead r) => r.Method == "PUT" && r.HasComp("blocklist");
 
@@ -47,7 +48,8 @@ public class StorageFaultTests(AzuriteFixture azurite)
 
         await AssertPublishedCleanlyAsync(storage, "plain.bin", file, result.SessionId);
         Assert.Equal(0, result.TransientRetries);
-        Assert.Equal(10, storage.Blob.Count(IsAppend)); // 8 fragments, two of them split at a segment boundary
+        Assert.Equal(8, storage.Blob.Count(IsPutBlock)); // 8 fragments, one Put Block each, nothing copied at Close
+        Assert.Equal(1, storage.Blob.Count(IsCommit));
     }
 
     /// <summary>
@@ -61,7 +63,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
     public async Task Upload_AppendBlockStoredButResponseLost_IsByteIdenticalWithoutDuplicates(bool sdkRetries)
     {
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
-        var lost = storage.Blob.Add(new FaultRule { Match = IsAppend, Kind = FaultKind.DropResponse, Applies = n => n % 4 == 2 });
+        var lost = storage.Blob.Add(new FaultRule { Match = IsPutBlock, Kind = FaultKind.DropResponse, Applies = n => n % 4 == 2 });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings());
         using var http = new HttpClient();
         var file = ProxiedStorage.RandomFile(7_654_321, 2);
@@ -72,7 +74,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         Assert.True(lost.Applied >= 3, $"{lost.Applied} append responses dropped");
         Assert.Equal(sdkRetries ? 0 : lost.Applied, result.TransientRetries);
         Assert.Equal(sdkRetries ? 0 : lost.Applied, host.Logs.Count("StorageUnavailable"));
-        Report($"append responses dropped: {lost.Applied}, appends sent to storage: {storage.Blob.Count(IsAppend)}, client retries: {result.TransientRetries}");
+        Report($"append responses dropped: {lost.Applied}, appends sent to storage: {storage.Blob.Count(IsPutBlock)}, client retries: {result.TransientRetries}");
     }
 
     /// <summary>The connection breaks after 100 KB of an Append Block body: storage keeps nothing of it.</summary>
@@ -82,7 +84,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
     public async Task Upload_ConnectionResetInTheMiddleOfAnAppendBody_IsByteIdentical(bool sdkRetries)
     {
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
-        var reset = storage.Blob.Add(new FaultRule { Match = IsAppend, Kind = FaultKind.ResetMidRequest, ResetAfterBodyBytes = 100_000, Applies = n => n % 3 == 1 });
+        var reset = storage.Blob.Add(new FaultRule { Match = IsPutBlock, Kind = FaultKind.ResetMidRequest, ResetAfterBodyBytes = 100_000, Applies = n => n % 3 == 1 });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings());
         using var http = new HttpClient();
         var file = ProxiedStorage.RandomFile(7_654_321, 3);
@@ -102,9 +104,9 @@ public class StorageFaultTests(AzuriteFixture azurite)
     public async Task Upload_StorageBusy_IsByteIdentical(bool sdkRetries)
     {
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
-        var appends = storage.Blob.Add(new FaultRule { Match = IsAppend, Kind = FaultKind.Respond, Applies = n => n % 3 == 2 });
+        var appends = storage.Blob.Add(new FaultRule { Match = IsPutBlock, Kind = FaultKind.Respond, Applies = n => n % 3 == 2 });
         var reads = storage.Table.Add(new FaultRule { Match = r => r.Method == "GET", Kind = FaultKind.Respond, Applies = n => n % 4 == 3 });
-        var stages = storage.Blob.Add(new FaultRule { Match = r => r.Method == "PUT" && r.HasComp("block"), Kind = FaultKind.Respond, Skip = 1 });
+        var stages = storage.Blob.Add(new FaultRule { Match = IsCommit, Kind = FaultKind.Respond });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings(sessionCache: false));
         using var http = new HttpClient();
         var file = ProxiedStorage.RandomFile(7_654_321, 4);
@@ -113,9 +115,9 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var result = await new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero, Logger = clientLogs.CreateLogger("Bits.Client") }).UploadAsync(host.Url("busy.bin"), new MemoryStream(file), ct: Ct);
 
         await AssertPublishedCleanlyAsync(storage, "busy.bin", file, result.SessionId);
-        Assert.True(appends.Applied >= 3 && reads.Applied >= 2 && stages.Applied == 1, $"{appends.Applied} appends, {reads.Applied} reads, {stages.Applied} publish blocks answered 503");
+        Assert.True(appends.Applied >= 3 && reads.Applied >= 2 && stages.Applied == 1, $"{appends.Applied} appends, {reads.Applied} reads, {stages.Applied} commits answered 503");
         Assert.True((sdkRetries ? 0 : appends.Applied + reads.Applied + stages.Applied) == result.TransientRetries, string.Join("\n", clientLogs.Entries.Concat(host.Logs.Entries).Where(e => e.Level >= LogLevel.Information).Select(e => $"{e.Event}: {e.Message}")));
-        Report($"503 answers: {appends.Applied} appends, {reads.Applied} table reads, {stages.Applied} Put Block From URL; client retries: {result.TransientRetries}");
+        Report($"503 answers: {appends.Applied} appends, {reads.Applied} table reads, {stages.Applied} Put Block List; client retries: {result.TransientRetries}");
     }
 
     /// <summary>
@@ -194,7 +196,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
 
         var orphan = Assert.Single(await storage.SessionRowsAsync());
         Assert.DoesNotContain(result.SessionId, orphan, StringComparison.Ordinal);
-        Assert.Single(await storage.StagedBlobsAsync());
+        Assert.Empty(await storage.StagedBlobsAsync()); // a session stages nothing before its first Fragment
 
         time.Advance(TimeSpan.FromDays(15)); // past the session timeout and the tombstone lifetime (14 days each)
         var swept = await host.Services.GetRequiredService<BitsSessionJanitor>().RunOnceAsync(Ct);
@@ -240,7 +242,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
     /// refused (412) and no byte is stored twice (rule 6a.2, enforced by storage itself).
     /// </summary>
     [Fact]
-    public async Task Upload_AppendArrivingAfterItsTimedOutRetry_IsRefusedByStorage()
+    public async Task Upload_PutBlockArrivingAfterItsTimedOutRetry_RewritesTheSameBlock_FileIsByteIdentical()
     {
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
         var retryStored = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -249,7 +251,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         // The 2nd append is held until the SDK gave up on it (1 s network timeout) and its retry was stored.
         var late = storage.Blob.Add(new FaultRule
         {
-            Match = IsAppend,
+            Match = IsPutBlock,
             Skip = 1,
             Kind = FaultKind.LateDelivery,
             Delay = TimeSpan.FromSeconds(1.2),
@@ -262,7 +264,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         });
         var retry = storage.Blob.Add(new FaultRule
         {
-            Match = IsAppend,
+            Match = IsPutBlock,
             Skip = 1, // counts the appends the first rule lets through: the 1st, then the retry of the 2nd
             Kind = FaultKind.None,
             AfterResponse = (_, response) =>
@@ -287,7 +289,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
 
         Assert.Equal(1, late.Applied);
         Assert.Equal(201, await retryStored.Task);
-        Assert.Equal(412, await lateStatus.Task);
+        Assert.Equal(201, await lateStatus.Task); // the same range under the same block id: it rewrites the same bytes
         Assert.Equal(0, result.TransientRetries);
         await AssertPublishedCleanlyAsync(storage, "late-append.bin", file, result.SessionId);
     }
@@ -313,7 +315,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
     public async Task Upload_SlowStorage_IsByteIdentical()
     {
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
-        var slowAppends = storage.Blob.Add(new FaultRule { Match = IsAppend, Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(300), Applies = n => n % 2 == 0 });
+        var slowAppends = storage.Blob.Add(new FaultRule { Match = IsPutBlock, Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(300), Applies = n => n % 2 == 0 });
         var slowReads = storage.Table.Add(new FaultRule { Match = r => r.Method == "GET", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(200), Applies = n => n % 3 == 0 });
         await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast, Settings(sessionCache: false));
         using var http = new HttpClient();

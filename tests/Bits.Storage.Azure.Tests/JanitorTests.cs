@@ -9,8 +9,8 @@ using MsOptions = Microsoft.Extensions.Options.Options;
 namespace Bits.Storage.Azure.Tests;
 
 /// <summary>
-/// Session expiry on Azurite. Staging blobs get Azurite's real Last-Modified, so the fake clock starts at (or, where a
-/// test needs recent activity, shortly before) the real time and only moves forward from there.
+/// Session expiry on Azurite. Last activity is the session row's Timestamp, which Azurite sets from the real clock, so the
+/// fake clock starts at (or, where a test needs recent activity, shortly before) the real time and only moves forward.
 /// </summary>
 public class JanitorTests(AzuriteFixture azurite)
 {
@@ -105,7 +105,7 @@ public class JanitorTests(AzuriteFixture azurite)
     {
         var rig = await Rig.CreateAsync(azurite);
         var session = await rig.CreateSessionAsync(user: "alice", total: 3000);
-        Assert.True((await rig.Store.AppendAsync(session, 0, new byte[1000], Ct)).Appended);
+        Assert.NotNull(await rig.Store.StageAsync(session, 0, new byte[1000], alreadyStaged: false, Ct));
 
         rig.Time.Advance(Timeout - TimeSpan.FromMinutes(1));
         var early = await rig.SweepAsync();
@@ -115,6 +115,7 @@ public class JanitorTests(AzuriteFixture azurite)
         Assert.Equal(default, early);
         Assert.Equal(new BitsSweepResult(1, 0, 0), due);
         Assert.Empty(await rig.Harness.StagedBlobsAsync(session.Id));
+        Assert.False(await rig.Harness.ListedAsync(session.Destination)); // its blocks on the destination are gone too
         Assert.Empty(await rig.RowsAsync()); // no session row, no tombstone, no index rows
         Assert.Null(await rig.Store.GetSessionAsync(session.Id, Ct));
         Assert.Equal(0, await rig.Store.CountOpenSessionsAsync("alice", Ct));
@@ -124,10 +125,10 @@ public class JanitorTests(AzuriteFixture azurite)
     [Fact]
     public async Task Sweep_SessionActiveSinceItsEntryWasWritten_IsRescheduledAndExpiresLater()
     {
-        // Created 50 minutes "ago" by the fake clock; the append happens now (real Last-Modified).
+        // Created 50 minutes "ago" by the fake clock; the Fragment is recorded now (the row's real Timestamp).
         var rig = await Rig.CreateAsync(azurite, startBeforeNow: TimeSpan.FromMinutes(50));
         var session = await rig.CreateSessionAsync(total: 3000);
-        Assert.True((await rig.Store.AppendAsync(session, 0, new byte[1000], Ct)).Appended);
+        Assert.NotNull(await rig.Store.StageAsync(session, 0, new byte[1000], alreadyStaged: false, Ct));
 
         rig.Time.Advance(Timeout + TimeSpan.FromMinutes(1)); // entry due; last activity only ~11 minutes ago
         var first = await rig.SweepAsync();
@@ -194,7 +195,7 @@ public class JanitorTests(AzuriteFixture azurite)
         await rig.CreateSessionAsync(user: "bob");
         await rig.CreateSessionAsync();
         var afterCreate = await rig.Store.CountOpenSessionsAsync(user, Ct);
-        await rig.Store.AppendAsync(closing, 0, data, Ct);
+        closing = (await rig.Store.StageAsync(closing, 0, data, alreadyStaged: false, Ct))!;
         Assert.Equal(PublishResult.Published, await rig.Store.PublishAsync(closing, allowOverwrite: false, Ct));
         var afterClose = await rig.Store.CountOpenSessionsAsync(user, Ct);
         await rig.Store.DiscardAsync(cancelling, BitsSessionState.Cancelled, Ct);

@@ -45,7 +45,7 @@ public class SecurityTests(AzuriteFixture azurite)
         await harness.Store.CreateSessionAsync(session, Ct);
 
         Assert.All(await harness.RowsAsync(), row =>
-            Assert.Matches(@"^(\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}|u-[0-9a-f]{64}|x-[0-9]{10})$", row.PartitionKey));
+            Assert.Matches(@"^(\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}|u-[0-9a-f]{64}|d-[0-9a-f]{64}|x-[0-9]{10})$", row.PartitionKey));
         Assert.All(await harness.StagedBlobsAsync(), name => Assert.Matches("^[0-9a-f]{32}/[0-9]{6}$", name));
     }
 

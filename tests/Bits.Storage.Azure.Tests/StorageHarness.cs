@@ -2,6 +2,7 @@ using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Specialized;
 using Bits.Protocol;
 using Bits.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -14,7 +15,7 @@ namespace Bits.Storage.Azure.Tests;
 /// <summary>An Azure store on the shared Azurite, with its own table and containers.</summary>
 public sealed class StorageHarness
 {
-    public StorageHarness(string connectionString, long segmentBytes = 250_000_000, TimeProvider? time = null)
+    public StorageHarness(string connectionString, TimeProvider? time = null)
     {
         var suffix = Guid.NewGuid().ToString("N")[..12];
         Options = new AzureBitsStorageOptions
@@ -23,7 +24,6 @@ public sealed class StorageHarness
             UploadContainer = "up-" + suffix,
             StagingContainer = "st-" + suffix,
             SessionTable = "sessions" + suffix,
-            SegmentBytes = segmentBytes,
         };
         var blobOptions = new BlobClientOptions();
         blobOptions.AddPolicy(Counter, HttpPipelinePosition.PerCall);
@@ -56,9 +56,9 @@ public sealed class StorageHarness
 
     public TableClient Sessions => Tables.GetTableClient(Options.SessionTable);
 
-    public static async Task<StorageHarness> CreateAsync(AzuriteFixture azurite, long segmentBytes = 250_000_000, TimeProvider? time = null)
+    public static async Task<StorageHarness> CreateAsync(AzuriteFixture azurite, TimeProvider? time = null)
     {
-        var harness = new StorageHarness(azurite.ConnectionString, segmentBytes, time);
+        var harness = new StorageHarness(azurite.ConnectionString, time);
         await harness.Store.InitializeAsync(cancellationToken: TestContext.Current.CancellationToken);
         harness.Counter.Reset();
         return harness;
@@ -85,6 +85,38 @@ public sealed class StorageHarness
         }
 
         return names;
+    }
+
+    /// <summary>Uncommitted block ids on the destination blob (all sessions, or those of <paramref name="sessionId"/>); empty when the blob has none.</summary>
+    public async Task<List<string>> UncommittedBlocksAsync(string destination, string? sessionId = null)
+    {
+        try
+        {
+            var list = await Uploads.GetBlockBlobClient(destination).GetBlockListAsync(
+                global::Azure.Storage.Blobs.Models.BlockListTypes.Uncommitted, cancellationToken: TestContext.Current.CancellationToken);
+            var key = sessionId is null ? null : AzureBitsUploadStore.SessionKey(sessionId);
+            return list.Value.UncommittedBlocks.Select(b => b.Name).Where(n => key is null || BlockChain.OwnerOf(n) == key).ToList();
+        }
+        catch (global::Azure.RequestFailedException ex) when (ex.Status == 404)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Whether a listing of the uploads container with uncommitted blobs included shows the destination.</summary>
+    public async Task<bool> ListedAsync(string destination)
+    {
+        await foreach (var blob in Uploads.GetBlobsAsync(
+            new global::Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = destination, States = global::Azure.Storage.Blobs.Models.BlobStates.Uncommitted },
+            TestContext.Current.CancellationToken))
+        {
+            if (blob.Name == destination)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public async Task<List<(string PartitionKey, string RowKey)>> RowsAsync(string? rowKey = null)

@@ -13,8 +13,11 @@ public abstract class BitsUploadStoreContract
     /// <summary>The published file at <paramref name="destination"/>, or null.</summary>
     protected abstract Task<byte[]?> ReadPublishedAsync(string destination);
 
-    /// <summary>Staged items (blobs, buffers) still held for the session.</summary>
-    protected abstract Task<int> CountStagedAsync(string sessionId);
+    /// <summary>Staged items (uncommitted blocks of the session, blobs of its own) still held for the session.</summary>
+    protected abstract Task<int> CountStagedAsync(BitsSession session);
+
+    /// <summary>Whether a listing that includes uncommitted blobs shows the destination.</summary>
+    protected abstract Task<bool> ListedAsync(string destination);
 
     /// <summary>Whether the live session record (not its tombstone) still exists.</summary>
     protected abstract Task<bool> SessionRecordExistsAsync(string sessionId);
@@ -45,6 +48,24 @@ public abstract class BitsUploadStoreContract
         return stored;
     }
 
+    /// <summary>Stages the bytes in pieces of <paramref name="piece"/>, each recorded; returns the updated session.</summary>
+    protected async Task<BitsSession> StageAllAsync(BitsSession session, byte[] data, int piece, int? upTo = null)
+    {
+        var end = upTo ?? data.Length;
+        for (var offset = (int)session.ReceivedLength; offset < end;)
+        {
+            var length = Math.Min(piece, end - offset);
+            session = await Store.StageAsync(session, offset, data.AsMemory(offset, length), alreadyStaged: false, Ct)
+                ?? throw new InvalidOperationException("stage not recorded");
+            offset += length;
+        }
+
+        return session;
+    }
+
+    /// <summary>The session with a version the store never issued (well-formed as a table ETag).</summary>
+    protected static BitsSession Stale(BitsSession session) => session with { Version = "W/\"datetime'2001-01-01T00%3A00%3A00.0000000Z'\"" };
+
     protected static byte[] RandomBytes(int length, int seed)
     {
         var bytes = new byte[length];
@@ -63,7 +84,8 @@ public abstract class BitsUploadStoreContract
         Assert.Equal("alice", session.User);
         Assert.Equal(BitsSessionState.Open, session.State);
         Assert.Null(session.TotalLength);
-        Assert.Equal(0, await Store.GetReceivedLengthAsync(session, Ct));
+        Assert.Equal(0, session.ReceivedLength);
+        Assert.False(session.PrivateStaging);
     }
 
     [Fact]
@@ -85,48 +107,62 @@ public abstract class BitsUploadStoreContract
     }
 
     [Fact]
-    public async Task Append_InOrder_AdvancesReceivedLength()
+    public async Task Stage_InOrder_AdvancesReceivedLength()
     {
         var data = RandomBytes(3000, 1);
         var session = await NewSessionAsync(total: data.Length);
 
-        var a = await Store.AppendAsync(session, 0, data.AsMemory(0, 1000), Ct);
-        var b = await Store.AppendAsync(session, 1000, data.AsMemory(1000, 2000), Ct);
+        var a = await Store.StageAsync(session, 0, data.AsMemory(0, 1000), alreadyStaged: false, Ct);
+        var b = await Store.StageAsync(a!, 1000, data.AsMemory(1000, 2000), alreadyStaged: false, Ct);
 
-        Assert.Equal(new AppendResult(true, 1000), a);
-        Assert.Equal(new AppendResult(true, 3000), b);
-        Assert.Equal(3000, await Store.GetReceivedLengthAsync(session, Ct));
-    }
-
-    [Theory]
-    [InlineData(0)]
-    [InlineData(500)]
-    [InlineData(1001)]
-    public async Task Append_AtWrongOffset_StoresNothingAndReportsReceived(long offset)
-    {
-        var data = RandomBytes(2000, 2);
-        var session = await NewSessionAsync(total: 4000);
-        await Store.AppendAsync(session, 0, data.AsMemory(0, 1000), Ct);
-
-        var result = await Store.AppendAsync(session, offset, data.AsMemory(0, 100), Ct);
-
-        Assert.Equal(new AppendResult(false, 1000), result);
-        Assert.Equal(1000, await Store.GetReceivedLengthAsync(session, Ct));
+        Assert.Equal(1000, a!.ReceivedLength);
+        Assert.Equal(3000, b!.ReceivedLength);
+        Assert.Equal(3000, (await Store.GetSessionAsync(session.Id, Ct))!.ReceivedLength);
     }
 
     [Fact]
-    public async Task Append_RacingWritersAtSameOffset_StoreExactlyOneCopy()
+    public async Task Stage_WithAStaleVersion_RecordsNothing()
+    {
+        var data = RandomBytes(3000, 2);
+        var session = await NewSessionAsync(total: data.Length);
+        var first = await Store.StageAsync(session, 0, data.AsMemory(0, 1000), alreadyStaged: false, Ct);
+
+        // The same Fragment again through the session as it was before (another instance's cache, a lost response).
+        var again = await Store.StageAsync(session, 0, data.AsMemory(0, 1000), alreadyStaged: false, Ct);
+
+        Assert.NotNull(first);
+        Assert.Null(again);
+        Assert.Equal(1000, (await Store.GetSessionAsync(session.Id, Ct))!.ReceivedLength);
+    }
+
+    [Fact]
+    public async Task Stage_AlreadyStaged_WritesOnlyTheRecord_AndThePublishHasTheBytes()
+    {
+        var data = RandomBytes(2000, 3);
+        var session = await NewSessionAsync(total: data.Length);
+        Assert.Null(await Store.StageAsync(Stale(session), 0, data.AsMemory(0, 1000), alreadyStaged: false, Ct));
+
+        var recorded = await Store.StageAsync(session, 0, data.AsMemory(0, 1000), alreadyStaged: true, Ct);
+        recorded = await StageAllAsync(recorded!, data, 1000);
+
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(recorded, allowOverwrite: false, Ct));
+        Assert.Equal(data, await ReadPublishedAsync(session.Destination));
+    }
+
+    [Fact]
+    public async Task Stage_RacingWritersAtSameOffset_RecordExactlyOnce_AndPublishOneWholeCopy()
     {
         var session = await NewSessionAsync(total: 4096);
         var candidates = Enumerable.Range(0, 6).Select(i => RandomBytes(4096, 100 + i)).ToArray();
 
-        var results = await Task.WhenAll(candidates.Select(c => Store.AppendAsync(session, 0, c, Ct)));
+        var results = await Task.WhenAll(candidates.Select(c => Store.StageAsync(session, 0, c, alreadyStaged: false, Ct)));
 
-        Assert.Single(results, r => r.Appended);
-        Assert.All(results, r => Assert.Equal(4096, r.ReceivedLength));
-        var winner = candidates[Array.FindIndex(results, r => r.Appended)];
-        Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
-        Assert.Equal(winner, await ReadPublishedAsync(session.Destination));
+        Assert.Single(results, r => r is not null);
+        var winner = results.Single(r => r is not null)!;
+        Assert.Equal(4096, winner.ReceivedLength);
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(winner, allowOverwrite: false, Ct));
+        var published = await ReadPublishedAsync(session.Destination);
+        Assert.Contains(candidates, c => c.SequenceEqual(published!));
     }
 
     [Fact]
@@ -138,17 +174,33 @@ public abstract class BitsUploadStoreContract
         for (var offset = 0; offset < data.Length;)
         {
             var length = Math.Min(random.Next(1, 30_000), data.Length - offset);
-            Assert.True((await Store.AppendAsync(session, offset, data.AsMemory(offset, length), Ct)).Appended);
+            session = (await Store.StageAsync(session, offset, data.AsMemory(offset, length), alreadyStaged: false, Ct))!;
             offset += length;
         }
 
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
 
         Assert.Equal(data, await ReadPublishedAsync(session.Destination));
-        Assert.Equal(0, await CountStagedAsync(session.Id));
+        Assert.Equal(0, await CountStagedAsync(session));
         Assert.False(await SessionRecordExistsAsync(session.Id));
         Assert.Equal(BitsSessionState.Closed, (await Store.GetSessionAsync(session.Id, Ct))!.State);
         Assert.True(await Store.DestinationExistsAsync(null, session.Destination, Ct));
+    }
+
+    [Fact]
+    public async Task Publish_WithRetransmittedAndOverlappingBlocks_ContainsEachByteExactlyOnce()
+    {
+        // Blocks of ranges that were staged but superseded (a retransmit whose record write lost, a shrunk resend)
+        // stay on the blob; the commit names one chain from 0 to the total, so the file has each byte exactly once.
+        var data = RandomBytes(10_000, 31);
+        var session = await NewSessionAsync(total: data.Length);
+        Assert.Null(await Store.StageAsync(Stale(session), 0, data.AsMemory(0, 6000), alreadyStaged: false, Ct));
+        session = (await Store.StageAsync(session, 0, data.AsMemory(0, 2500), alreadyStaged: false, Ct))!;
+        Assert.Null(await Store.StageAsync(Stale(session), 2500, data.AsMemory(2500, 5000), alreadyStaged: false, Ct));
+        session = await StageAllAsync(session, data, 2500);
+
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
+        Assert.Equal(data, await ReadPublishedAsync(session.Destination));
     }
 
     [Fact]
@@ -156,11 +208,33 @@ public abstract class BitsUploadStoreContract
     {
         var data = RandomBytes(5000, 4);
         var session = await NewSessionAsync(total: data.Length);
-        await Store.AppendAsync(session, 0, data, Ct);
+        session = await StageAllAsync(session, data, 5000);
 
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
         Assert.Equal(data, await ReadPublishedAsync(session.Destination));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Publish_RacingClosesOfOneSession_PublishOnce(bool allowOverwrite)
+    {
+        var destination = NewDestination();
+        if (allowOverwrite)
+        {
+            var earlier = await StageAllAsync(await NewSessionAsync(destination, 10), RandomBytes(10, 40), 10);
+            Assert.Equal(PublishResult.Published, await Store.PublishAsync(earlier, allowOverwrite: true, Ct));
+        }
+
+        var data = RandomBytes(20_000, 41);
+        var session = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 3000);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Store.PublishAsync(session, allowOverwrite, Ct)));
+
+        Assert.All(results, r => Assert.Equal(PublishResult.Published, r));
+        Assert.Equal(data, await ReadPublishedAsync(destination));
+        Assert.Equal(BitsSessionState.Closed, (await Store.GetSessionAsync(session.Id, Ct))!.State);
     }
 
     [Fact]
@@ -169,12 +243,11 @@ public abstract class BitsUploadStoreContract
         var destination = NewDestination();
         var first = RandomBytes(1000, 5);
         var second = RandomBytes(1500, 6);
-        var a = await NewSessionAsync(destination, first.Length);
-        var b = await NewSessionAsync(destination, second.Length);
-        await Store.AppendAsync(a, 0, first, Ct);
-        await Store.AppendAsync(b, 0, second, Ct);
-
+        var a = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 1000);
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(a, allowOverwrite: false, Ct));
+
+        // Staged after the first commit: its blocks are intact, the destination is not.
+        var b = await StageAllAsync(await NewSessionAsync(destination, second.Length), second, 1000);
         Assert.Equal(PublishResult.DestinationExists, await Store.PublishAsync(b, allowOverwrite: false, Ct));
         Assert.Equal(first, await ReadPublishedAsync(destination));
     }
@@ -185,14 +258,38 @@ public abstract class BitsUploadStoreContract
         var destination = NewDestination();
         var first = RandomBytes(1000, 7);
         var second = RandomBytes(700, 8);
-        var a = await NewSessionAsync(destination, first.Length);
-        var b = await NewSessionAsync(destination, second.Length);
-        await Store.AppendAsync(a, 0, first, Ct);
-        await Store.AppendAsync(b, 0, second, Ct);
-
+        var a = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 1000);
         await Store.PublishAsync(a, allowOverwrite: true, Ct);
+        var b = await StageAllAsync(await NewSessionAsync(destination, second.Length), second, 1000);
+
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(b, allowOverwrite: true, Ct));
         Assert.Equal(second, await ReadPublishedAsync(destination));
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task Publish_AfterAnotherSessionsCommitDiscardedItsBlocks_IsDiscarded_NeverAMix(bool allowOverwrite, bool laterCreatedClosesFirst)
+    {
+        var destination = NewDestination();
+        var payloads = new[] { RandomBytes(30_000, 9), RandomBytes(30_000, 10) };
+        var sessions = new List<BitsSession>();
+        foreach (var payload in payloads)
+        {
+            sessions.Add(await StageAllAsync(await NewSessionAsync(destination, payload.Length), payload, 10_000));
+        }
+
+        var (winner, loser) = laterCreatedClosesFirst ? (1, 0) : (0, 1);
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(sessions[winner], allowOverwrite, Ct));
+
+        // The commit told the other session: its record is no longer open (its next Fragment reads it and restarts).
+        Assert.Equal(BitsSessionState.Discarded, (await Store.GetSessionAsync(sessions[loser].Id, Ct))!.State);
+        Assert.Equal(PublishResult.Discarded, await Store.PublishAsync(sessions[loser], allowOverwrite, Ct));
+        Assert.Equal(payloads[winner], await ReadPublishedAsync(destination));
+        Assert.Equal(BitsSessionState.Discarded, (await Store.GetSessionAsync(sessions[loser].Id, Ct))!.State);
+        Assert.Equal(0, await CountStagedAsync(sessions[loser]));
     }
 
     [Fact]
@@ -203,19 +300,38 @@ public abstract class BitsUploadStoreContract
         var sessions = new List<BitsSession>();
         foreach (var payload in payloads)
         {
-            var session = await NewSessionAsync(destination, payload.Length);
-            for (var offset = 0; offset < payload.Length; offset += 10_000)
-            {
-                await Store.AppendAsync(session, offset, payload.AsMemory(offset, 10_000), Ct);
-            }
-
-            sessions.Add(session);
+            sessions.Add(await StageAllAsync(await NewSessionAsync(destination, payload.Length), payload, 10_000));
         }
 
-        await Task.WhenAll(sessions.Select(s => Store.PublishAsync(s, allowOverwrite: true, Ct)));
+        var results = await Task.WhenAll(sessions.Select(s => Store.PublishAsync(s, allowOverwrite: true, Ct)));
 
         var published = await ReadPublishedAsync(destination);
+        Assert.Contains(PublishResult.Published, results);
         Assert.True(published!.SequenceEqual(payloads[0]) || published.SequenceEqual(payloads[1]), "the published file is a mix of two uploads");
+        for (var i = 0; i < 2; i++)
+        {
+            if (results[i] == PublishResult.Published && results[1 - i] == PublishResult.Discarded)
+            {
+                Assert.Equal(payloads[i], published);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Publish_ThenOverwrittenByAnotherSession_ARetriedCloseStillReportsPublished()
+    {
+        var destination = NewDestination();
+        var first = RandomBytes(4000, 12);
+        var second = RandomBytes(3000, 13);
+        var a = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 1000);
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(a, allowOverwrite: true, Ct));
+        var b = await StageAllAsync(await NewSessionAsync(destination, second.Length), second, 1000);
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(b, allowOverwrite: true, Ct));
+
+        // A's Close retried with the session as it was before its first Close (a lost response, another instance).
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(a, allowOverwrite: true, Ct));
+        Assert.Equal(second, await ReadPublishedAsync(destination));
+        Assert.Equal(BitsSessionState.Closed, (await Store.GetSessionAsync(a.Id, Ct))!.State);
     }
 
     [Fact]
@@ -227,7 +343,7 @@ public abstract class BitsUploadStoreContract
         var published = await ReadPublishedAsync(session.Destination);
         Assert.NotNull(published);
         Assert.Empty(published);
-        Assert.Equal(0, await CountStagedAsync(session.Id));
+        Assert.Equal(0, await CountStagedAsync(session));
     }
 
     [Theory]
@@ -236,24 +352,55 @@ public abstract class BitsUploadStoreContract
     public async Task Discard_RemovesStagedDataAndKeepsATombstone(BitsSessionState state)
     {
         var data = RandomBytes(3000, 11);
-        var session = await NewSessionAsync(total: data.Length);
-        await Store.AppendAsync(session, 0, data.AsMemory(0, 2000), Ct);
+        var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 1000, upTo: 2000);
 
         await Store.DiscardAsync(session, state, Ct);
         await Store.DiscardAsync(session, state, Ct);
 
-        Assert.Equal(0, await CountStagedAsync(session.Id));
+        Assert.Equal(0, await CountStagedAsync(session));
+        Assert.False(await ListedAsync(session.Destination));
         Assert.False(await SessionRecordExistsAsync(session.Id));
         Assert.Equal(state, (await Store.GetSessionAsync(session.Id, Ct))!.State);
         Assert.Null(await ReadPublishedAsync(session.Destination));
     }
 
     [Fact]
+    public async Task Discard_WhileAnotherSessionStagesOnTheDestination_LeavesItsBlocks_ThenItsCommitCleansUp()
+    {
+        var destination = NewDestination();
+        var mine = RandomBytes(3000, 14);
+        var theirs = RandomBytes(5000, 15);
+        var cancelled = await StageAllAsync(await NewSessionAsync(destination, mine.Length), mine, 1000, upTo: 2000);
+        var other = await StageAllAsync(await NewSessionAsync(destination, theirs.Length), theirs, 1000);
+
+        await Store.DiscardAsync(cancelled, BitsSessionState.Cancelled, Ct);
+
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(other, allowOverwrite: false, Ct));
+        Assert.Equal(theirs, await ReadPublishedAsync(destination));
+        Assert.Equal(0, await CountStagedAsync(cancelled));
+    }
+
+    [Fact]
+    public async Task Discard_OfTheLastOpenSession_RemovesBlocksOthersLeftBehind()
+    {
+        var destination = NewDestination();
+        var data = RandomBytes(3000, 16);
+        var first = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 1000, upTo: 2000);
+        var second = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 1000, upTo: 1000);
+
+        await Store.DiscardAsync(first, BitsSessionState.Cancelled, Ct);
+        Assert.True(await ListedAsync(destination)); // the second session still stages there
+        await Store.DiscardAsync(second, BitsSessionState.Cancelled, Ct);
+
+        Assert.False(await ListedAsync(destination));
+        Assert.Equal(0, await CountStagedAsync(first));
+    }
+
+    [Fact]
     public async Task Discard_AfterPublish_NeverTouchesThePublishedFile()
     {
         var data = RandomBytes(3000, 12);
-        var session = await NewSessionAsync(total: data.Length);
-        await Store.AppendAsync(session, 0, data, Ct);
+        var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 3000);
         await Store.PublishAsync(session, allowOverwrite: false, Ct);
 
         await Store.DiscardAsync(session, BitsSessionState.Cancelled, Ct);
@@ -267,14 +414,13 @@ public abstract class BitsUploadStoreContract
     [InlineData(false, 0)]
     [InlineData(true, 2000)]
     [InlineData(true, 0)]
-    public async Task Append_WithTheSessionAsItWasBeforeCloseOrCancel_NeverStoresAnything(bool publish, long offset)
+    public async Task Stage_WithTheSessionAsItWasBeforeCloseOrCancel_NeverRecordsAnything(bool publish, long offset)
     {
-        // What the handler's session cache relies on: appending through a session object read while the session was
-        // open, after it was published or discarded, stores nothing. It either throws BitsSessionGoneException (the
-        // staging is gone) or reports the bytes are not at that offset; a published file is never touched.
+        // What the handler's session cache relies on: staging through a session object read while the session was
+        // open, after it was published or discarded, records nothing: the record write fails (or the store says the
+        // session is gone). A published file is never touched, and a discarded session leaves nothing listed.
         var data = RandomBytes(3000, 13);
-        var session = await NewSessionAsync(total: data.Length);
-        await Store.AppendAsync(session, 0, data.AsMemory(0, publish ? 3000 : 2000), Ct);
+        var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 1000, upTo: publish ? 3000 : 2000);
         if (publish)
         {
             await Store.PublishAsync(session, allowOverwrite: false, Ct);
@@ -286,16 +432,15 @@ public abstract class BitsUploadStoreContract
 
         try
         {
-            var result = await Store.AppendAsync(session, offset, data.AsMemory((int)offset, 1000), Ct);
-            Assert.False(result.Appended);
+            Assert.Null(await Store.StageAsync(session, offset, data.AsMemory((int)offset, 1000), alreadyStaged: false, Ct));
         }
         catch (BitsSessionGoneException)
         {
-            // Expected from a store whose staging is deleted.
+            // Also fine: the store knows the session is gone.
         }
 
-        Assert.Equal(0, await CountStagedAsync(session.Id));
         Assert.Equal(publish ? data : null, await ReadPublishedAsync(session.Destination));
+        Assert.Equal(publish, await ListedAsync(session.Destination));
         Assert.Equal(publish ? BitsSessionState.Closed : BitsSessionState.Cancelled, (await Store.GetSessionAsync(session.Id, Ct))!.State);
     }
 }

@@ -3,18 +3,25 @@ using Bits.Protocol;
 namespace Bits.Testing;
 
 /// <summary>
-/// A thread-safe in-memory <see cref="IBitsUploadStore"/> for fast unit tests of the protocol core.
-/// It passes the same contract suite as the Azure store, and implements <see cref="IBitsExpiryStore"/>: a session's
-/// last activity is its creation or its last successful append (by <see cref="TimeProvider"/>), a tombstone expires
-/// <c>tombstoneLifetime</c> after it was written.
+/// A thread-safe in-memory <see cref="IBitsUploadStore"/> for fast unit tests of the protocol core. It models the
+/// storage the Azure store relies on (docs/architecture.md, "Storage design"): every Fragment is a block staged on the
+/// destination blob (or on the session's own blob with <see cref="BitsSession.PrivateStaging"/>), named by session and
+/// byte range; a session record holds the received length with a version; a commit publishes one session's chain of
+/// blocks atomically and deletes every uncommitted block on that blob, including other sessions' (discard-on-commit),
+/// whose records it marks discarded. It passes the same contract suite as the Azure store, and implements
+/// <see cref="IBitsExpiryStore"/>: a session's last activity is its creation or its last stored Fragment (by
+/// <see cref="TimeProvider"/>), a tombstone expires <c>tombstoneLifetime</c> after it was written.
 /// </summary>
 /// <param name="time">Clock for last activity and tombstone expiry; <see cref="TimeProvider.System"/> when null.</param>
 /// <param name="tombstoneLifetime">How long tombstones last (<see cref="BitsServerOptions.TombstoneLifetime"/>); 14 days when null.</param>
 public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan? tombstoneLifetime = null) : IBitsUploadStore, IBitsExpiryStore
 {
+    private const string Layout = "blocks";
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Entry> _sessions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, byte[]> _published = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Blob> _blobs = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _overwritten = new(StringComparer.Ordinal);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly TimeSpan _tombstoneLifetime = tombstoneLifetime ?? new BitsServerOptions().TombstoneLifetime;
     private long _version;
@@ -26,29 +33,74 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         {
             lock (_gate)
             {
-                return new Dictionary<string, byte[]>(_published, StringComparer.Ordinal);
+                return _blobs.Where(b => b.Value.Committed is not null && !b.Key.StartsWith(PrivatePrefix, StringComparison.Ordinal))
+                    .ToDictionary(b => b.Key, b => b.Value.Committed!, StringComparer.Ordinal);
             }
         }
     }
 
-    /// <summary>Number of sessions that still hold staged bytes.</summary>
+    /// <summary>Number of sessions that still hold staged data (uncommitted blocks, or a blob of their own).</summary>
     public int StagedSessionCount
     {
         get
         {
             lock (_gate)
             {
-                return _sessions.Values.Count(e => e.Staged is not null);
+                return _blobs.SelectMany(b => b.Value.Uncommitted.Values.Select(block => block.SessionId))
+                    .Concat(_blobs.Where(b => b.Key.StartsWith(PrivatePrefix, StringComparison.Ordinal)).Select(b => b.Key))
+                    .Distinct(StringComparer.Ordinal).Count();
             }
         }
     }
 
-    /// <summary>The bytes staged for a session (empty when it holds none).</summary>
+    /// <summary>Blobs a listing with uncommitted blobs included would show: published ones and uncommitted-only ones.</summary>
+    public IReadOnlyList<string> ListedBlobs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _blobs.Keys.Order(StringComparer.Ordinal).ToList();
+            }
+        }
+    }
+
+    /// <summary>Stage (Put Block) calls so far, including those whose record write then failed.</summary>
+    public int BlocksStaged { get; private set; }
+
+    private static string PrivatePrefix => "private:";
+
+    /// <summary>The bytes a session has recorded as received, read from its staged blocks (empty when it holds none).</summary>
     public byte[] StagedBytes(string sessionId)
     {
         lock (_gate)
         {
-            return _sessions.TryGetValue(sessionId, out var entry) && entry.Staged is { } staged ? staged.ToArray() : [];
+            if (!_sessions.TryGetValue(sessionId, out var entry) || entry.IsTombstone || !_blobs.TryGetValue(BlobKey(entry.Session), out var blob))
+            {
+                return [];
+            }
+
+            var chain = Chain(blob, sessionId, entry.Session.ReceivedLength);
+            return chain is null ? [] : chain.SelectMany(b => b.Data).ToArray();
+        }
+    }
+
+    /// <summary>Uncommitted blocks the session still has anywhere, plus its own blob if it exists.</summary>
+    public int StagedItems(BitsSession session)
+    {
+        lock (_gate)
+        {
+            return _blobs.Values.Sum(b => b.Uncommitted.Values.Count(block => block.SessionId == session.Id))
+                + (_blobs.ContainsKey(PrivatePrefix + session.Id) ? 1 : 0);
+        }
+    }
+
+    /// <summary>Whether the live session record (not a tombstone) exists.</summary>
+    public bool HasLiveRecord(string sessionId)
+    {
+        lock (_gate)
+        {
+            return _sessions.TryGetValue(sessionId, out var entry) && !entry.IsTombstone;
         }
     }
 
@@ -57,7 +109,11 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     {
         lock (_gate)
         {
-            _published[Key(container, destination)] = content;
+            var blob = BlobFor(Key(container, destination));
+            blob.Committed = content;
+            blob.CommittedBy = null;
+            blob.ETag++;
+            blob.Uncommitted.Clear();
         }
     }
 
@@ -68,7 +124,8 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     {
         lock (_gate)
         {
-            if (!_sessions.TryAdd(session.Id, new Entry(session with { Version = NextVersion() }, new MemoryStream()) { LastActivity = session.CreatedAt }))
+            var stored = session with { Version = NextVersion(), StoreState = Layout, ReceivedLength = 0, LastActivity = session.CreatedAt };
+            if (!_sessions.TryAdd(session.Id, new Entry(stored)))
             {
                 throw new InvalidOperationException($"Session {session.Id} already exists.");
             }
@@ -90,7 +147,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     {
         lock (_gate)
         {
-            if (!_sessions.TryGetValue(session.Id, out var entry) || entry.Session.Version != session.Version
+            if (!_sessions.TryGetValue(session.Id, out var entry) || entry.IsTombstone || entry.Session.Version != session.Version
                 || entry.Session.State != BitsSessionState.Open || entry.Session.TotalLength is not null)
             {
                 return Task.FromResult<BitsSession?>(null);
@@ -102,28 +159,38 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         }
     }
 
-    public Task<AppendResult> AppendAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            var staged = StagedOf(session);
-            if (staged.Length != offset)
+            if (session.StoreState != Layout)
             {
-                return Task.FromResult(new AppendResult(false, staged.Length));
+                throw new BitsSessionGoneException($"Session {session.Id} was staged by an earlier version.");
             }
 
-            staged.Position = staged.Length;
-            staged.Write(data.Span);
-            _sessions[session.Id] = _sessions[session.Id] with { LastActivity = _time.GetUtcNow() };
-            return Task.FromResult(new AppendResult(true, staged.Length));
-        }
-    }
+            if (!alreadyStaged && !data.IsEmpty)
+            {
+                // Put Block succeeds whatever the session record says (also after another session's commit).
+                BlocksStaged++;
+                BlobFor(BlobKey(session)).Uncommitted[BlockId(session.Id, offset, data.Length)] = new Block(session.Id, offset, data.ToArray());
+            }
 
-    public Task<long> GetReceivedLengthAsync(BitsSession session, CancellationToken cancellationToken)
-    {
-        lock (_gate)
-        {
-            return Task.FromResult(StagedOf(session).Length);
+            // The record write, conditional on the version the caller knows (a missing live record is a 404 in Azure).
+            if (!_sessions.TryGetValue(session.Id, out var entry) || entry.IsTombstone)
+            {
+                // Ended meanwhile: a block staged after its clean-up must not stay listed.
+                CleanUp(session);
+                return Task.FromResult<BitsSession?>(null);
+            }
+
+            if (entry.Session.Version != session.Version)
+            {
+                return Task.FromResult<BitsSession?>(null);
+            }
+
+            var updated = entry.Session with { ReceivedLength = offset + data.Length, Version = NextVersion(), LastActivity = _time.GetUtcNow() };
+            _sessions[session.Id] = entry with { Session = updated };
+            return Task.FromResult<BitsSession?>(updated);
         }
     }
 
@@ -131,7 +198,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     {
         lock (_gate)
         {
-            return Task.FromResult(_published.ContainsKey(Key(container, destination)));
+            return Task.FromResult(_blobs.TryGetValue(Key(container, destination), out var blob) && blob.Committed is not null);
         }
     }
 
@@ -139,24 +206,59 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     {
         lock (_gate)
         {
-            if (!_sessions.TryGetValue(session.Id, out var entry))
+            if (session.StoreState != Layout)
+            {
+                throw new BitsSessionGoneException($"Session {session.Id} was staged by an earlier version.");
+            }
+
+            if (!_sessions.ContainsKey(session.Id))
             {
                 throw new InvalidOperationException($"Session {session.Id} does not exist.");
             }
 
-            if (entry.Session.State == BitsSessionState.Closed)
+            var key = Key(session.Container, session.Destination);
+            var destination = BlobFor(key);
+            if (destination.CommittedBy == session.Id || _overwritten.Contains(session.Id))
             {
+                Finish(session);
                 return Task.FromResult(PublishResult.Published);
             }
 
-            var key = Key(session.Container, session.Destination);
-            if (!allowOverwrite && _published.ContainsKey(key))
+            var source = _blobs.GetValueOrDefault(BlobKey(session));
+            var chain = source is null ? null : Chain(source, session.Id, session.TotalLength ?? 0);
+            if (chain is null)
             {
+                EndSession(session, BitsSessionState.Discarded);
+                return Task.FromResult(PublishResult.Discarded);
+            }
+
+            var exists = destination.Committed is not null;
+            if (exists && !allowOverwrite)
+            {
+                DropIfEmpty(key);
                 return Task.FromResult(PublishResult.DestinationExists);
             }
 
-            _published[key] = StagedOf(session).ToArray();
-            _sessions[session.Id] = new Entry(Tombstone(entry.Session, BitsSessionState.Closed), null) { ExpiresAt = _time.GetUtcNow() + _tombstoneLifetime };
+            if (destination.CommittedBy is { } previous)
+            {
+                _overwritten.Add(previous);
+            }
+
+            // The commit: atomic, and every uncommitted block on the blob is gone with it, whoever staged it.
+            destination.Committed = chain.SelectMany(b => b.Data).ToArray();
+            destination.CommittedBy = session.Id;
+            destination.ETag++;
+            destination.Uncommitted.Clear();
+            foreach (var (id, other) in _sessions.ToList())
+            {
+                if (id != session.Id && !other.IsTombstone && !other.Session.PrivateStaging && other.Session.State == BitsSessionState.Open
+                    && Key(other.Session.Container, other.Session.Destination) == key)
+                {
+                    _sessions[id] = other with { Session = other.Session with { State = BitsSessionState.Discarded, Version = NextVersion() } };
+                }
+            }
+
+            Finish(session);
             return Task.FromResult(PublishResult.Published);
         }
     }
@@ -165,9 +267,9 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     {
         lock (_gate)
         {
-            if (_sessions.TryGetValue(session.Id, out var entry) && entry.Session.State == BitsSessionState.Open)
+            if (_sessions.TryGetValue(session.Id, out var entry) && !entry.IsTombstone)
             {
-                _sessions[session.Id] = new Entry(Tombstone(entry.Session, finalState), null) { ExpiresAt = _time.GetUtcNow() + _tombstoneLifetime };
+                EndSession(entry.Session, finalState);
             }
         }
 
@@ -178,11 +280,11 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     {
         lock (_gate)
         {
-            return Task.FromResult(_sessions.Values.Count(e => e.Session.State == BitsSessionState.Open && string.Equals(e.Session.User, user, StringComparison.Ordinal)));
+            return Task.FromResult(_sessions.Values.Count(e => !e.IsTombstone && string.Equals(e.Session.User, user, StringComparison.Ordinal)));
         }
     }
 
-    /// <summary>Removes idle open sessions (with their staged bytes) and expired tombstones; nothing is rescheduled here.</summary>
+    /// <summary>Removes idle open sessions (with their staged data) and expired tombstones; nothing is rescheduled here.</summary>
     public Task<BitsSweepResult> SweepAsync(Func<BitsSession, TimeSpan> idleTimeout, DateTimeOffset now, int maxItems, CancellationToken cancellationToken)
     {
         lock (_gate)
@@ -195,12 +297,13 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
                     break;
                 }
 
-                if (entry.Session.State == BitsSessionState.Open && entry.LastActivity + idleTimeout(entry.Session) <= now)
+                if (!entry.IsTombstone && (entry.Session.LastActivity ?? entry.Session.CreatedAt) + idleTimeout(entry.Session) <= now)
                 {
                     _sessions.Remove(id);
+                    CleanUp(entry.Session);
                     sessions++;
                 }
-                else if (entry.Session.State != BitsSessionState.Open && entry.ExpiresAt <= now)
+                else if (entry.IsTombstone && entry.ExpiresAt <= now)
                 {
                     _sessions.Remove(id);
                     tombstones++;
@@ -211,22 +314,126 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         }
     }
 
-    private MemoryStream StagedOf(BitsSession session) =>
-        _sessions.TryGetValue(session.Id, out var entry) && entry.Staged is { } staged
-            ? staged
-            : throw new BitsSessionGoneException($"Staging data of session {session.Id} does not exist.");
+    private void Finish(BitsSession session)
+    {
+        if (_sessions.TryGetValue(session.Id, out var entry) && !entry.IsTombstone)
+        {
+            _sessions[session.Id] = Tombstone(entry.Session, BitsSessionState.Closed);
+        }
 
-    private BitsSession Tombstone(BitsSession session, BitsSessionState state) =>
-        session with { State = state, Version = NextVersion() };
+        CleanUp(session);
+    }
+
+    private void EndSession(BitsSession session, BitsSessionState state)
+    {
+        if (_sessions.TryGetValue(session.Id, out var entry) && !entry.IsTombstone)
+        {
+            _sessions[session.Id] = Tombstone(entry.Session, state);
+        }
+
+        CleanUp(session);
+    }
+
+    /// <summary>
+    /// Like the Azure store: the session's own blob goes; an uncommitted-only destination goes when no open session but
+    /// this one staged on it; blocks on a published blob stay (invisible to listings) until a commit or the expiry.
+    /// </summary>
+    private void CleanUp(BitsSession session)
+    {
+        if (session.PrivateStaging)
+        {
+            _blobs.Remove(PrivatePrefix + session.Id);
+            return;
+        }
+
+        var key = Key(session.Container, session.Destination);
+        if (_blobs.TryGetValue(key, out var blob) && blob.Committed is null
+            && blob.Uncommitted.Values.All(b => b.SessionId == session.Id || !(_sessions.TryGetValue(b.SessionId, out var owner) && !owner.IsTombstone)))
+        {
+            _blobs.Remove(key);
+        }
+    }
+
+    private void DropIfEmpty(string key)
+    {
+        if (_blobs.TryGetValue(key, out var blob) && blob.Committed is null && blob.Uncommitted.Count == 0)
+        {
+            _blobs.Remove(key);
+        }
+    }
+
+    private Blob BlobFor(string key)
+    {
+        if (!_blobs.TryGetValue(key, out var blob))
+        {
+            _blobs[key] = blob = new Blob();
+        }
+
+        return blob;
+    }
+
+    private static string BlobKey(BitsSession session) =>
+        session.PrivateStaging ? PrivatePrefix + session.Id : Key(session.Container, session.Destination);
+
+    private static string BlockId(string sessionId, long offset, long length) => $"{sessionId}/{offset}/{length}";
+
+    /// <summary>The session's blocks covering [0, total) end to end (fewest first); null when there is a hole.</summary>
+    private static List<Block>? Chain(Blob blob, string sessionId, long total)
+    {
+        var starting = blob.Uncommitted.Values.Where(b => b.SessionId == sessionId).ToLookup(b => b.Offset);
+        var parent = new Dictionary<long, Block>();
+        var queue = new Queue<long>([0]);
+        while (queue.Count > 0 && !parent.ContainsKey(total))
+        {
+            var at = queue.Dequeue();
+            foreach (var block in starting[at])
+            {
+                var end = block.Offset + block.Data.Length;
+                if (end <= total && parent.TryAdd(end, block))
+                {
+                    queue.Enqueue(end);
+                }
+            }
+        }
+
+        if (total != 0 && !parent.ContainsKey(total))
+        {
+            return null;
+        }
+
+        var chain = new List<Block>();
+        for (var at = total; at != 0; at = parent[at].Offset)
+        {
+            chain.Add(parent[at]);
+        }
+
+        chain.Reverse();
+        return chain;
+    }
+
+    private Entry Tombstone(BitsSession session, BitsSessionState state) =>
+        new(session with { State = state, Version = NextVersion() }) { ExpiresAt = _time.GetUtcNow() + _tombstoneLifetime };
 
     private string NextVersion() => (++_version).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private sealed record Entry(BitsSession Session, MemoryStream? Staged)
-    {
-        /// <summary>Creation or last successful append (open sessions).</summary>
-        public DateTimeOffset LastActivity { get; init; }
+    private sealed record Block(string SessionId, long Offset, byte[] Data);
 
-        /// <summary>When the tombstone expires (null for open sessions).</summary>
+    private sealed class Blob
+    {
+        public byte[]? Committed { get; set; }
+
+        public string? CommittedBy { get; set; }
+
+        public long ETag { get; set; }
+
+        public Dictionary<string, Block> Uncommitted { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed record Entry(BitsSession Session)
+    {
+        /// <summary>When the tombstone expires (null for live sessions).</summary>
         public DateTimeOffset? ExpiresAt { get; init; }
+
+        public bool IsTombstone => ExpiresAt is not null;
     }
 }

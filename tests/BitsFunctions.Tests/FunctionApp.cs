@@ -69,13 +69,28 @@ public sealed record TestStorage(string ConnectionString, string UploadContainer
         (await new BlobServiceClient(ConnectionString).GetBlobContainerClient(UploadContainer).GetBlobClient(name)
             .DownloadContentAsync(TestContext.Current.CancellationToken)).Value.Content.ToArray();
 
+    /// <summary>Blobs holding staged data: the staging container's, plus destinations with only uncommitted blocks.</summary>
     public async Task<int> StagedBlobCountAsync()
     {
+        var ct = TestContext.Current.CancellationToken;
+        var service = new BlobServiceClient(ConnectionString);
         var count = 0;
-        await foreach (var _ in new BlobServiceClient(ConnectionString).GetBlobContainerClient(StagingContainer)
-            .GetBlobsAsync(cancellationToken: TestContext.Current.CancellationToken))
+        await foreach (var _ in service.GetBlobContainerClient(StagingContainer).GetBlobsAsync(cancellationToken: ct))
         {
             count++;
+        }
+
+        var uploads = service.GetBlobContainerClient(UploadContainer);
+        var committed = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var blob in uploads.GetBlobsAsync(cancellationToken: ct))
+        {
+            committed.Add(blob.Name);
+        }
+
+        await foreach (var blob in uploads.GetBlobsAsync(
+            new global::Azure.Storage.Blobs.Models.GetBlobsOptions { States = global::Azure.Storage.Blobs.Models.BlobStates.Uncommitted }, ct))
+        {
+            count += committed.Contains(blob.Name) ? 0 : 1;
         }
 
         return count;

@@ -26,13 +26,26 @@ public sealed record StorageNames(string ConnectionString, string UploadContaine
 
     public TableClient Sessions => new TableServiceClient(ConnectionString).GetTableClient(SessionTable);
 
-    /// <summary>Staged blobs left in the staging container (after all Closes: must be 0).</summary>
+    /// <summary>Blobs holding staged data: the staging container's (upload-reply sessions), plus destinations that
+    /// have only uncommitted blocks (what a listing with uncommitted blobs shows beyond the published files).</summary>
     public async Task<int> StagedBlobCountAsync(CancellationToken cancellationToken)
     {
         var count = 0;
         await foreach (var _ in Staging.GetBlobsAsync(cancellationToken: cancellationToken))
         {
             count++;
+        }
+
+        var committed = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var blob in Uploads.GetBlobsAsync(cancellationToken: cancellationToken))
+        {
+            committed.Add(blob.Name);
+        }
+
+        await foreach (var blob in Uploads.GetBlobsAsync(
+            new global::Azure.Storage.Blobs.Models.GetBlobsOptions { States = global::Azure.Storage.Blobs.Models.BlobStates.Uncommitted }, cancellationToken))
+        {
+            count += committed.Contains(blob.Name) ? 0 : 1;
         }
 
         return count;

@@ -1,0 +1,122 @@
+namespace Bits.Protocol;
+
+/// <summary>
+/// The Close-Session packet: commits metadata, never copies the file's bytes (rule 6a.15). The store's publish is
+/// resumable, so a Close retried after a time-out or on another instance continues where the first one stopped.
+/// </summary>
+internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
+{
+    private const int MaxAttempts = 4;
+
+    private IBitsUploadStore Store => handler.Store;
+
+    public async Task<BitsResponse> HandleAsync(BitsRequest request, CancellationToken cancellationToken)
+    {
+        handler.ForgetCachedSession(request);
+        var (session, area, failure) = await handler.FindSessionAsync(request, requireEnabled: true, cancellationToken);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
+        var echo = BitsProtocolHandler.EchoSessionId(request);
+        switch (session!.State)
+        {
+            case BitsSessionState.Closed:
+                return BitsResponse.Ok().WithSession(echo);
+            case BitsSessionState.Cancelled:
+                return BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session was cancelled."), request);
+            case BitsSessionState.Discarded:
+                // Discarded by another session's commit (a live record marked so) or earlier by a Close: the client
+                // starts the upload again (500 + BG_E_SESSION_NOT_FOUND), it is never told a fatal 400.
+                await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
+                return BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session's staged data was discarded; start the upload again."), request);
+        }
+
+        if (handler.IdleTooLong(session) is { } idle)
+        {
+            return await handler.DiscardIdleAsync(request, session, idle, cancellationToken);
+        }
+
+        if (session.TotalLength is null && area!.NotificationType == BitsNotificationType.None)
+        {
+            // Rule 6a.13: a session that received no Fragment publishes an empty file.
+            session = await EmptyFileAsync(session, cancellationToken);
+            if (session is null)
+            {
+                return BitsProtocolHandler.Fail(BitsError.SessionNotFound(), request);
+            }
+        }
+
+        var received = session.ReceivedLength;
+        if (session.TotalLength is not { } total || received != total)
+        {
+            await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
+            BitsObservability.ActiveSessions.Add(-1);
+            BitsProtocolHandler.Log.IncompleteDiscarded(handler.Logger, session.Id, received, session.TotalLength);
+            return BitsProtocolHandler.Fail(BitsError.InvalidArgument($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."), request);
+        }
+
+        if (area!.NotificationType != BitsNotificationType.None)
+        {
+            if (session.Notification is null)
+            {
+                await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
+                BitsObservability.ActiveSessions.Add(-1);
+                return BitsProtocolHandler.Fail(BitsError.InvalidArgument("Close-Session before the server application accepted the upload; the upload was discarded."), request);
+            }
+
+            if (!session.Notification.CopyToDestination)
+            {
+                // The back-end has the data; without BITS-Copy-File-To-Destination nothing is published (IIS).
+                await Store.DiscardAsync(session, BitsSessionState.Closed, cancellationToken);
+                BitsObservability.ActiveSessions.Add(-1);
+                return BitsResponse.Ok().WithSession(echo);
+            }
+        }
+
+        var started = handler.Time.GetTimestamp();
+        var result = await Store.PublishAsync(session, area.AllowOverwrites, cancellationToken);
+        switch (result)
+        {
+            case PublishResult.DestinationExists:
+                await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
+                BitsObservability.ActiveSessions.Add(-1);
+                return BitsProtocolHandler.Fail(BitsError.DestinationExists($"'{session.Destination}' already exists and overwriting is not allowed; the upload was discarded."), request);
+            case PublishResult.Discarded:
+                BitsObservability.ActiveSessions.Add(-1);
+                BitsProtocolHandler.Log.StagedDataDiscarded(handler.Logger, session.Id, session.Destination);
+                return BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session's staged data was discarded by another upload to the same name; start the upload again."), request);
+        }
+
+        var elapsed = handler.Time.GetElapsedTime(started);
+        BitsObservability.PublishDuration.Record(elapsed.TotalMilliseconds);
+        BitsObservability.ActiveSessions.Add(-1);
+        BitsProtocolHandler.Log.Published(handler.Logger, session.Id, DestinationPath.ForLog(session.Destination)!, total, elapsed.TotalMilliseconds);
+        await handler.SendCompletionEventAsync(session, area, total, cancellationToken);
+        return BitsResponse.Ok().WithSession(echo);
+    }
+
+    /// <summary>Records a file size of 0 for a session that received no Fragment; null when the session went away.</summary>
+    private async Task<BitsSession?> EmptyFileAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; session.TotalLength is null; attempt++)
+        {
+            var updated = await Store.TrySetTotalLengthAsync(session, 0, cancellationToken);
+            if (updated is not null)
+            {
+                return updated;
+            }
+
+            var fresh = await Store.GetSessionAsync(session.Id, cancellationToken);
+            if (fresh is null || fresh.State != BitsSessionState.Open || attempt >= MaxAttempts)
+            {
+                return null;
+            }
+
+            session = fresh;
+        }
+
+        return session;
+    }
+}

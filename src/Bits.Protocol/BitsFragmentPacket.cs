@@ -1,0 +1,249 @@
+namespace Bits.Protocol;
+
+/// <summary>
+/// The Fragment packet. Each Fragment is stored once, where the file will live: one staged block named by the session
+/// and its byte range, then the session's received length advanced in its record, conditionally on the version the
+/// handler knows (see docs/architecture.md, "Storage design"). A steady-state Fragment whose session this instance
+/// remembers (<see cref="BitsSessionCache"/>) costs those two writes and no read; otherwise one small read comes first.
+/// </summary>
+internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
+{
+    private const int MaxStageAttempts = 4;
+
+    /// <summary>How long a Fragment waits for buffer memory (<see cref="BitsServerOptions.FragmentMemoryBytes"/>) before 503.</summary>
+    private static readonly TimeSpan FragmentMemoryWait = TimeSpan.FromSeconds(30);
+
+    private IBitsUploadStore Store => handler.Store;
+
+    public async Task<BitsResponse> HandleAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
+    {
+        // A session remembered from an earlier Fragment needs no read (see BitsSessionCache); otherwise the session row
+        // is read first. Either way the session is known before any body memory is leased, so a packet for an unknown
+        // or foreign session never takes fragment memory from the others.
+        var cached = handler.FindCachedSession(request);
+        var headerFailure = handler.CheckFragmentHeaders(request, contentLength, out var range);
+
+        // The plain case: the cached record expects exactly this offset, the size is known and this is not the last
+        // Fragment. Anything else is decided from a fresh read.
+        var plain = cached is { } c && headerFailure is null && !range.IsEmptyUpload
+            && c.Session.TotalLength == range.Total && c.Session.ReceivedLength == range.First && range.Last + 1 < range.Total;
+        var (session, area, failure) = plain
+            ? (cached!.Value.Session, cached.Value.Area, null)
+            : await handler.FindOpenSessionAsync(request, cancellationToken);
+        if (failure is null && !plain && handler.IdleTooLong(session!) is { } idle)
+        {
+            return await handler.DiscardIdleAsync(request, session!, idle, cancellationToken);
+        }
+
+        if (failure is not null || headerFailure is not null || range.IsEmptyUpload)
+        {
+            return failure ?? headerFailure ?? await EmptyUploadAsync(request, session!, area!, range, cancellationToken);
+        }
+
+        var length = checked((int)contentLength);
+        using var buffer = await handler.FragmentMemory.TryAcquireAsync(length, FragmentMemoryWait, handler.Time, cancellationToken);
+        if (buffer is null)
+        {
+            // Busy, unless a fresh read says the session is gone (the cache never decides a refusal).
+            var (_, _, gone) = plain ? await handler.FindOpenSessionAsync(request, cancellationToken) : default;
+            return gone ?? BitsProtocolHandler.Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
+        }
+
+        var bodyFailure = await ReadBodyAsync(request.Body, buffer.Memory, cancellationToken);
+        var echo = BitsProtocolHandler.EchoSessionId(request);
+        var staged = false;
+        if (plain)
+        {
+            if (bodyFailure is null)
+            {
+                (var updated, staged) = await TryStageCachedAsync(session!, range, buffer.Memory, cancellationToken);
+                if (updated is not null)
+                {
+                    handler.SessionCache.Update(updated);
+                    return BitsResponse.Ok().WithSession(echo).WithReceived(updated.ReceivedLength);
+                }
+            }
+
+            handler.SessionCache.Forget(session!.Id);
+            (session, area, failure) = await handler.FindOpenSessionAsync(request, cancellationToken);
+            if (failure is not null)
+            {
+                return failure;
+            }
+        }
+
+        for (var attempt = 0; session!.TotalLength is null; attempt++)
+        {
+            if (range.Total > area!.MaxUploadBytes)
+            {
+                return BitsProtocolHandler.Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
+            }
+
+            var updated = await Store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+            if (updated is not null)
+            {
+                session = updated;
+                break;
+            }
+
+            session = await Store.GetSessionAsync(session.Id, cancellationToken);
+            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxStageAttempts)
+            {
+                return BitsProtocolHandler.Fail(BitsError.SessionNotFound(), request);
+            }
+        }
+
+        if (session.TotalLength != range.Total)
+        {
+            return BitsProtocolHandler.Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+        }
+
+        if (bodyFailure is not null)
+        {
+            // Rules 6a.1 and 6a.10: a body that never fully arrived stores nothing, and the failure is transient (the
+            // connection dropped or the body was too slow), so the client is told to retry, not that its request is bad.
+            BitsProtocolHandler.Log.BodyIncomplete(handler.Logger, session.Id, contentLength, bodyFailure);
+            return BitsProtocolHandler.Fail(BitsError.BodyIncomplete("The fragment body ended before Content-Length bytes arrived; nothing was stored. Send the range again."), request);
+        }
+
+        var (ack, stored) = await StageAsync(request, session, range, buffer.Memory, staged, echo, cancellationToken);
+
+        // The bytes are stored: their memory goes back now, not after the back-end's answer (issue 12, point 5).
+        buffer.Dispose();
+        if (stored is null)
+        {
+            return ack;
+        }
+
+        if (ack.StatusCode == 200 && stored.ReceivedLength == range.Total && area!.NotificationType != BitsNotificationType.None)
+        {
+            return await handler.NotifyBackEndAsync(request, stored, area, stored.ReceivedLength, echo, cancellationToken);
+        }
+
+        if (ack.StatusCode == 200 && stored.ReceivedLength < range.Total)
+        {
+            handler.SessionCache.Update(stored);
+        }
+
+        return ack;
+    }
+
+    /// <summary>
+    /// One stage for a session known from the cache: the updated session when stored and recorded, else null (the record
+    /// changed meanwhile, or the session is gone) and whether the block itself was stored (so it is not sent again).
+    /// </summary>
+    private async Task<(BitsSession? Updated, bool Staged)> TryStageCachedAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var updated = await Store.StageAsync(session, range.First, body, alreadyStaged: false, cancellationToken);
+            if (updated is not null)
+            {
+                BitsObservability.BytesReceived.Add(body.Length);
+            }
+
+            // Null: the block was stored, only the record's condition failed (another instance, or a lost response).
+            return (updated, true);
+        }
+        catch (BitsSessionGoneException)
+        {
+            // Discarded or closed elsewhere: the fresh read tells which.
+            return (null, false);
+        }
+    }
+
+    /// <summary>
+    /// Stores the part of the Fragment the session does not have yet, against the session record as read: 200 for a
+    /// duplicate, 416 for a gap, and the new bytes staged and recorded otherwise. A record changed meanwhile is read
+    /// again (a racing retransmit on another instance); <paramref name="staged"/> says the client's range is already
+    /// stored, so a retry after a failed condition writes only the record.
+    /// </summary>
+    private async Task<(BitsResponse Ack, BitsSession? Session)> StageAsync(
+        BitsRequest request, BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, bool staged, string? echo, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxStageAttempts; attempt++)
+        {
+            var received = session.ReceivedLength;
+            if (range.First > received)
+            {
+                // A gap: store nothing, tell the client where to resume.
+                return (BitsResponse.RangeNotSatisfiable(received).WithSession(echo), null);
+            }
+
+            if (range.Last < received)
+            {
+                // A pure duplicate (e.g. a retransmit whose first Ack was lost, or the loser of a race).
+                return (BitsResponse.Ok().WithSession(echo).WithReceived(received), session);
+            }
+
+            if (received > range.First)
+            {
+                // Overlap: store only the bytes not yet stored.
+                BitsProtocolHandler.Log.OverlapTrimmed(handler.Logger, session.Id, range.First, received);
+            }
+
+            var data = body[(int)(received - range.First)..];
+            var updated = await Store.StageAsync(session, received, data, staged && received == range.First, cancellationToken);
+            if (updated is not null)
+            {
+                BitsObservability.BytesReceived.Add(data.Length);
+                return (BitsResponse.Ok().WithSession(echo).WithReceived(updated.ReceivedLength), updated);
+            }
+
+            staged |= received == range.First;
+            var fresh = await Store.GetSessionAsync(session.Id, cancellationToken);
+            if (fresh is null || fresh.State != BitsSessionState.Open)
+            {
+                return (BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session is closed."), request), null);
+            }
+
+            session = fresh;
+        }
+
+        return (BitsResponse.RangeNotSatisfiable(session.ReceivedLength).WithSession(echo), null);
+    }
+
+    /// <summary>The one Fragment of a zero-length upload (<c>bytes */0</c>): no body, nothing to store.</summary>
+    private async Task<BitsResponse> EmptyUploadAsync(BitsRequest request, BitsSession session, BitsArea area, ContentRange range, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; session.TotalLength is null; attempt++)
+        {
+            var updated = await Store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+            if (updated is not null)
+            {
+                session = updated;
+                break;
+            }
+
+            session = (await Store.GetSessionAsync(session.Id, cancellationToken))!;
+            if (session is null || session.State != BitsSessionState.Open || attempt >= MaxStageAttempts)
+            {
+                return BitsProtocolHandler.Fail(BitsError.SessionNotFound(), request);
+            }
+        }
+
+        if (session.TotalLength != range.Total)
+        {
+            return BitsProtocolHandler.Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+        }
+
+        var echo = BitsProtocolHandler.EchoSessionId(request);
+        return area.NotificationType == BitsNotificationType.None
+            ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
+            : await handler.NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
+    }
+
+    /// <summary>Reads exactly the body into <paramref name="destination"/>; an early end or a broken connection is returned, not thrown.</summary>
+    private static async Task<Exception?> ReadBodyAsync(Stream body, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await body.ReadExactlyAsync(destination, cancellationToken);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or EndOfStreamException)
+        {
+            return ex;
+        }
+    }
+}
