@@ -41,7 +41,7 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         if (session.TotalLength is null && area!.NotificationType == BitsNotificationType.None)
         {
             // Rule 6a.13: a session that received no Fragment publishes an empty file.
-            session = await EmptyFileAsync(session, cancellationToken);
+            session = await EmptyFileAsync(BitsFragmentPacket.WithContentName(session, request), cancellationToken);
             if (session is null)
             {
                 return BitsProtocolHandler.Fail(BitsError.SessionNotFound(), request);

@@ -79,7 +79,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
                 return BitsProtocolHandler.Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
             }
 
-            var updated = await Store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+            var updated = await Store.TrySetTotalLengthAsync(WithContentName(session, request), range.Total, cancellationToken);
             if (updated is not null)
             {
                 session = updated;
@@ -208,7 +208,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
     {
         for (var attempt = 0; session.TotalLength is null; attempt++)
         {
-            var updated = await Store.TrySetTotalLengthAsync(session, range.Total, cancellationToken);
+            var updated = await Store.TrySetTotalLengthAsync(WithContentName(session, request), range.Total, cancellationToken);
             if (updated is not null)
             {
                 session = updated;
@@ -246,4 +246,13 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             return ex;
         }
     }
+
+    /// <summary>
+    /// The session with the request's <c>Content-Name</c> when none is recorded yet: Windows Vista SP1 and later send it
+    /// only on Fragments (rule 6a.9), so the first Fragment records it together with the file size.
+    /// </summary>
+    internal static BitsSession WithContentName(BitsSession session, BitsRequest request) =>
+        string.IsNullOrEmpty(session.ContentName) && !string.IsNullOrEmpty(request.ContentName)
+            ? session with { ContentName = request.ContentName }
+            : session;
 }

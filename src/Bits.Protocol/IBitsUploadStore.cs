@@ -29,8 +29,10 @@ public interface IBitsUploadStore
     Task<BitsSession?> GetSessionAsync(string sessionId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Records the file size of an open session whose size is not yet known. Returns the updated session, or null
-    /// when another writer changed the session first (the caller reads it again).
+    /// Records the file size of an open session whose size is not yet known, and with it the session's
+    /// <see cref="BitsSession.ContentName"/> when the stored session has none and <paramref name="session"/> carries one
+    /// (Windows sends <c>Content-Name</c> only on Fragments, rule 6a.9; no extra write). Returns the updated session, or
+    /// null when another writer changed the session first (the caller reads it again).
     /// </summary>
     Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken);
 

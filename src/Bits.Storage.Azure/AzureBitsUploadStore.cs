@@ -143,6 +143,12 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     public Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken) => Guard(async () =>
     {
         var entity = new TableEntity(session.Id, SessionRowKey) { ["TotalLength"] = totalLength };
+        if (!string.IsNullOrEmpty(session.ContentName))
+        {
+            // Rule 6a.9: the name may arrive only now, on the first Fragment; same write, same condition.
+            entity["ContentName"] = session.ContentName;
+        }
+
         try
         {
             var response = await _table.UpdateEntityAsync(entity, new ETag(session.Version!), TableUpdateMode.Merge, cancellationToken);

@@ -367,4 +367,27 @@ public class FragmentTests
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             base.ReadAsync(buffer[..Math.Min(buffer.Length, piece)], cancellationToken);
     }
+
+    [Fact]
+    public async Task Fragment_ContentName_IsRecordedFromTheFirstFragmentThatCarriesIt()
+    {
+        // Rule 6a.9: Vista SP1 and later send Content-Name only on Fragments; Create-Session here carries none.
+        var harness = new HandlerHarness();
+        var id = await harness.CreateSessionAsync(Path);
+        var file = HandlerHarness.RandomFile(20);
+
+        BitsRequest Named(long offset, string name) => new()
+        {
+            Method = "BITS_POST", RawPath = Path, PacketType = "Fragment", SessionId = id, ContentName = name,
+            ContentRange = $"bytes {offset}-{offset + 9}/20", ContentLength = 10, Body = new MemoryStream(file, (int)offset, 10),
+        };
+
+        var first = await harness.SendAsync(Named(0, "first.pdf"));
+        var second = await harness.SendAsync(Named(10, "other.pdf"));
+
+        AckAssert.IsAck(first, 200);
+        AckAssert.IsAck(second, 200);
+        Assert.True(BitsSessionIds.TryNormalize(id, out var key));
+        Assert.Equal("first.pdf", (await harness.Store.GetSessionAsync(key, TestContext.Current.CancellationToken))!.ContentName);
+    }
 }

@@ -153,7 +153,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
                 return Task.FromResult<BitsSession?>(null);
             }
 
-            var updated = entry.Session with { TotalLength = totalLength, Version = NextVersion() };
+            var updated = entry.Session with { TotalLength = totalLength, ContentName = entry.Session.ContentName ?? session.ContentName, Version = NextVersion() };
             _sessions[session.Id] = entry with { Session = updated };
             return Task.FromResult<BitsSession?>(updated);
         }

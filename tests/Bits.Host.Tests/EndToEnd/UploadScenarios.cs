@@ -57,6 +57,35 @@ public class UploadScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scen
     }
 
     [Theory]
+    [MemberData(nameof(EndToEnd.Hosts.Both), MemberType = typeof(EndToEnd.Hosts))]
+    public async Task ContentName_SentOnlyOnFragments_IsRecorded(HostKind kind)
+    {
+        // Rule 6a.9: Windows Vista SP1 and later send Content-Name only on Fragment packets (MC-BUP notes <5>, <11>).
+        var host = await HostAsync(kind);
+        using var http = host.CreateHttpClient();
+        var name = $"named/{Unique()}.bin";
+        var url = host.Url(name);
+        var file = RandomFile(20_000, 9);
+        var id = await http.CreateSessionAsync(url); // no Content-Name here
+        foreach (var first in new[] { 0, 10_000 })
+        {
+            using var fragment = HttpBits.Fragment(url, id, file, first, 10_000);
+            fragment.Headers.Remove("Content-Name");
+            fragment.Headers.Add("Content-Name", "quarterly report.pdf");
+            using var ack = await http.SendAsync(fragment, Ct);
+            ack.AssertAck(200);
+        }
+
+        using (var close = await http.SendAsync(HttpBits.Packet(url, "Close-Session", id), Ct))
+        {
+            close.AssertAck(200);
+        }
+
+        var properties = await host.Storage.Uploads.GetBlobClient(name).GetPropertiesAsync(cancellationToken: Ct);
+        Assert.Equal("quarterly report.pdf", Uri.UnescapeDataString(properties.Value.Metadata["bitscontentname"]));
+    }
+
+    [Theory]
     [MemberData(nameof(RandomUploads))]
     public async Task Upload_RandomFragmentsWithRetransmitsOverlapsAndGaps_IsByteIdentical(HostKind kind, int seed, int size)
     {
