@@ -238,7 +238,7 @@ public sealed class BackEndHardeningTests(AzuriteFixture azurite) : IAsyncLifeti
             "ByValue",
             new Uri(_backEndRoot, "backend/value?copy=1").AbsoluteUri,
             new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Trace", ["Logging:LogLevel:Bits"] = "Trace" },
-            builder => builder.Logging.AddProvider(new NameHardeningTests.LineCapture(lines)));
+            builder => builder.Logging.AddProvider(new LogCapture(lines)));
         await using var _ = host;
         using var http = new HttpClient();
         var client = new BitsUploadClient(http);

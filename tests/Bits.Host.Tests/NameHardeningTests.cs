@@ -117,7 +117,7 @@ public sealed class NameHardeningTests(AzuriteFixture azurite)
     {
         var lines = new ConcurrentQueue<string>();
         var storage = StorageNames.Unique(azurite);
-        await using (var host = await TestHost.StartAsync(storage, configure: builder => builder.Logging.AddProvider(new LineCapture(lines))))
+        await using (var host = await TestHost.StartAsync(storage, configure: builder => builder.Logging.AddProvider(new LogCapture(lines))))
         {
             // U+2028 LINE SEPARATOR and U+200B ZERO WIDTH SPACE are legal in names but must not reach a log line raw.
             var (status, _) = await RawHttp.SendAsync(host.Root, "/uploads/a%E2%80%A8b%E2%80%8Bc.bin", "BITS_POST", CreateHeaders);
@@ -126,34 +126,5 @@ public sealed class NameHardeningTests(AzuriteFixture azurite)
 
         Assert.Contains(lines, l => l.Contains("a\\u2028b\\u200Bc.bin", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains('\u2028', StringComparison.Ordinal) || l.Contains('\u200B', StringComparison.Ordinal));
-    }
-
-    /// <summary>Every log line, message and values.</summary>
-    internal sealed class LineCapture(ConcurrentQueue<string> lines) : ILoggerProvider, ILogger
-    {
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public void Dispose()
-        {
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            var text = new StringBuilder(formatter(state, exception));
-            if (state is IEnumerable<KeyValuePair<string, object?>> values)
-            {
-                foreach (var (key, value) in values)
-                {
-                    text.Append(" | ").Append(key).Append('=').Append(value);
-                }
-            }
-
-            lines.Enqueue(text.ToString());
-        }
     }
 }
