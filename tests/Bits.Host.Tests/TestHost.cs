@@ -29,29 +29,9 @@ public sealed record StorageNames(string ConnectionString, string UploadContaine
         (await Uploads.GetBlobClient(name).DownloadContentAsync(TestContext.Current.CancellationToken)).Value.Content.ToArray();
 
     /// <summary>Blobs holding staged data: the staging container's (upload-reply sessions), plus destinations that
-    /// have only uncommitted blocks (what a listing with uncommitted blobs shows beyond the published files).</summary>
-    public async Task<int> StagedBlobCountAsync()
-    {
-        var count = 0;
-        await foreach (var _ in Staging.GetBlobsAsync(cancellationToken: TestContext.Current.CancellationToken))
-        {
-            count++;
-        }
-
-        var committed = new HashSet<string>(StringComparer.Ordinal);
-        await foreach (var blob in Uploads.GetBlobsAsync(cancellationToken: TestContext.Current.CancellationToken))
-        {
-            committed.Add(blob.Name);
-        }
-
-        await foreach (var blob in Uploads.GetBlobsAsync(
-            new global::Azure.Storage.Blobs.Models.GetBlobsOptions { States = global::Azure.Storage.Blobs.Models.BlobStates.Uncommitted }, TestContext.Current.CancellationToken))
-        {
-            count += committed.Contains(blob.Name) ? 0 : 1;
-        }
-
-        return count;
-    }
+    /// have only uncommitted blocks (the load tool's count, <see cref="Bits.Load.StorageNames.StagedBlobCountAsync"/>).</summary>
+    public Task<int> StagedBlobCountAsync() =>
+        new Bits.Load.StorageNames(ConnectionString, UploadContainer, StagingContainer, SessionTable).StagedBlobCountAsync(TestContext.Current.CancellationToken);
 
     public async Task<int> SessionRowCountAsync()
     {
