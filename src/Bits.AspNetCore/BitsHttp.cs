@@ -73,12 +73,13 @@ public static class BitsHttp
         var pathAndQuery = RawTargetPath(context) + query;
         IServiceProvider? services = context.RequestServices;
         var publicBase = services?.GetService<IOptions<BitsServerOptions>>()?.Value.PublicBaseUrl;
+        var underBase = publicBase is not null ? UnderBase(publicBase, pathAndQuery) : null;
         return new BitsRequest
         {
             Method = method,
             RawPath = RawPathUnder(context, routePrefix),
-            Url = publicBase is not null ? UnderBase(publicBase, pathAndQuery) : AbsoluteUrl(context, pathAndQuery),
-            BackEndUrl = publicBase is not null ? UnderBase(publicBase, pathAndQuery) : LocalUrl(context, pathAndQuery),
+            Url = publicBase is not null ? underBase : AbsoluteUrl(context, pathAndQuery),
+            BackEndUrl = publicBase is not null ? underBase : LocalUrl(context, pathAndQuery),
             Query = query,
             Range = Header(http, "Range"),
             PacketType = Header(http, BitsHeaders.PacketType),
