@@ -3,10 +3,12 @@ namespace Bits.Protocol;
 /// <summary>
 /// The buffers Fragment bodies are read into, bounded per process by <see cref="BitsServerOptions.FragmentMemoryBytes"/>.
 /// <list type="bullet">
-/// <item>A Fragment leases one buffer of its size class (the next power of two from 4 KiB to 1 MiB, then the next whole
-/// MiB, so a 13 MB fragment costs 13 MiB and not 16) before its body is read
-/// and gives it back after the append. A lease that does not fit under the limit waits, first come first served (the
-/// TCP connection holds the rest of the body meanwhile); a Fragment whose class exceeds the whole limit runs alone.</item>
+/// <item>A Fragment body is read in chunks (<see cref="BitsFragmentBody"/>: 64 KiB doubling to 1 MiB), each leased as
+/// a buffer of its size class (the next power of two from 4 KiB to 1 MiB, then the next whole MiB) only once bytes
+/// are there to fill it, and all given back after the append. A lease that does not fit under the limit waits, first
+/// come first served (the TCP connection holds the rest of the body meanwhile), except that the first body already
+/// holding chunks that would have to wait runs on over the limit instead (one at a time), so bodies holding part of
+/// the limit never wait for each other.</item>
 /// <item>Returned buffers are kept for the next Fragment of the same class, by whichever thread: leased plus kept bytes
 /// never exceed the limit (kept buffers of other classes are dropped first). Unlike the shared <c>ArrayPool</c>, which
 /// caches a buffer per thread, this keeps the host's buffer memory at the limit however many threads and connections
@@ -24,6 +26,7 @@ public sealed class BitsFragmentMemory
     private long _leased;
     private long _keptBytes;
     private long _allocated;
+    private object? _runner;
 
     public BitsFragmentMemory(long limitBytes)
     {
@@ -93,7 +96,17 @@ public sealed class BitsFragmentMemory
     /// Leases a buffer for <paramref name="length"/> bytes, waiting up to <paramref name="timeout"/> on
     /// <paramref name="time"/> for room. Returns null when the time is up; dispose the lease to give the buffer back.
     /// </summary>
-    public async ValueTask<Lease?> TryAcquireAsync(int length, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    public ValueTask<Lease?> TryAcquireAsync(int length, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken) =>
+        TryAcquireAsync(length, holder: null, timeout, time, cancellationToken);
+
+    /// <summary>
+    /// Leases the next chunk of a body that already holds memory (<paramref name="holder"/>, null for a first lease).
+    /// Chunked bodies could otherwise fill the limit and wait for each other until their time is up; so the first
+    /// holder that would have to wait becomes the runner instead: it gets its chunks at once, over the limit if need
+    /// be, until <see cref="EndRun"/>. At most one body runs at a time, so leased bytes stay below the limit plus one
+    /// fragment, and every wait ends when the runner's body is in.
+    /// </summary>
+    internal async ValueTask<Lease?> TryAcquireAsync(int length, object? holder, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var size = BufferBytesFor(length);
@@ -102,7 +115,14 @@ public sealed class BitsFragmentMemory
         LinkedListNode<Waiter> node;
         lock (_lock)
         {
-            if (_waiters.Count == 0 && _leased + charge <= LimitBytes)
+            var fits = _waiters.Count == 0 && _leased + charge <= LimitBytes;
+            if (!fits && holder is not null && (_runner ?? holder) == holder)
+            {
+                _runner = holder;
+                fits = true;
+            }
+
+            if (fits)
             {
                 _leased += charge;
                 return new Lease(this, TakeBufferOrUncharge(size, charge), length, charge);
@@ -144,6 +164,18 @@ public sealed class BitsFragmentMemory
         }
 
         return new Lease(this, waiter.Buffer!, length, charge);
+    }
+
+    /// <summary>Ends <paramref name="holder"/>'s run (see <see cref="TryAcquireAsync(int, object?, TimeSpan, TimeProvider, CancellationToken)"/>), if it is the runner.</summary>
+    internal void EndRun(object holder)
+    {
+        lock (_lock)
+        {
+            if (_runner == holder)
+            {
+                _runner = null;
+            }
+        }
     }
 
     /// <summary>A buffer for a lease already charged; when none can be allocated, the charge is undone (under the lock).</summary>

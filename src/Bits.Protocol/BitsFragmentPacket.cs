@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Bits.Protocol;
 
 /// <summary>
@@ -40,23 +42,26 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             return failure ?? headerFailure ?? await EmptyUploadAsync(request, session!, area!, range, cancellationToken);
         }
 
-        var length = checked((int)contentLength);
-        using var buffer = await handler.FragmentMemory.TryAcquireAsync(length, FragmentMemoryWait, handler.Time, cancellationToken);
-        if (buffer is null)
+        // Memory is leased chunk by chunk as the body arrives (issue 12, point 5), never for the declared length up front.
+        using var buffer = new BitsFragmentBody();
+        var (leased, bodyFailure) = await buffer.ReadAsync(
+            request.Body, checked((int)contentLength), handler.FragmentMemory, FragmentMemoryWait, handler.Time, cancellationToken);
+        if (!leased)
         {
-            // Busy, unless a fresh read says the session is gone (the cache never decides a refusal).
+            // Busy: every chunk goes back at once, unless a fresh read says the session is gone (the cache never
+            // decides a refusal).
+            buffer.Dispose();
             var (_, _, gone) = plain ? await handler.FindOpenSessionAsync(request, cancellationToken) : default;
             return gone ?? BitsProtocolHandler.Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
         }
 
-        var bodyFailure = await ReadBodyAsync(request.Body, buffer.Memory, cancellationToken);
         var echo = BitsProtocolHandler.EchoSessionId(request);
         var staged = false;
         if (plain)
         {
             if (bodyFailure is null)
             {
-                (var updated, staged) = await TryStageCachedAsync(session!, range, buffer.Memory, cancellationToken);
+                (var updated, staged) = await TryStageCachedAsync(session!, range, buffer.Bytes, cancellationToken);
                 if (updated is not null)
                 {
                     handler.SessionCache.Update(updated);
@@ -106,7 +111,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             return BitsProtocolHandler.Fail(BitsError.BodyIncomplete("The fragment body ended before Content-Length bytes arrived; nothing was stored. Send the range again."), request);
         }
 
-        var (ack, stored) = await StageAsync(request, session, range, buffer.Memory, staged, echo, cancellationToken);
+        var (ack, stored) = await StageAsync(request, session, range, buffer.Bytes, staged, echo, cancellationToken);
 
         // The bytes are stored: their memory goes back now, not after the back-end's answer (issue 12, point 5).
         buffer.Dispose();
@@ -132,7 +137,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
     /// One stage for a session known from the cache: the updated session when stored and recorded, else null (the record
     /// changed meanwhile, or the session is gone) and whether the block itself was stored (so it is not sent again).
     /// </summary>
-    private async Task<(BitsSession? Updated, bool Staged)> TryStageCachedAsync(BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    private async Task<(BitsSession? Updated, bool Staged)> TryStageCachedAsync(BitsSession session, ContentRange range, ReadOnlySequence<byte> body, CancellationToken cancellationToken)
     {
         try
         {
@@ -159,7 +164,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
     /// stored, so a retry after a failed condition writes only the record.
     /// </summary>
     private async Task<(BitsResponse Ack, BitsSession? Session)> StageAsync(
-        BitsRequest request, BitsSession session, ContentRange range, ReadOnlyMemory<byte> body, bool staged, string? echo, CancellationToken cancellationToken)
+        BitsRequest request, BitsSession session, ContentRange range, ReadOnlySequence<byte> body, bool staged, string? echo, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < MaxStageAttempts; attempt++)
         {
@@ -182,7 +187,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
                 BitsProtocolHandler.Log.OverlapTrimmed(handler.Logger, session.Id, range.First, received);
             }
 
-            var data = body[(int)(received - range.First)..];
+            var data = body.Slice(received - range.First);
             var updated = await Store.StageAsync(session, received, data, staged && received == range.First, cancellationToken);
             if (updated is not null)
             {
@@ -231,20 +236,6 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
         return area.NotificationType == BitsNotificationType.None
             ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
             : await handler.NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
-    }
-
-    /// <summary>Reads exactly the body into <paramref name="destination"/>; an early end or a broken connection is returned, not thrown.</summary>
-    private static async Task<Exception?> ReadBodyAsync(Stream body, Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await body.ReadExactlyAsync(destination, cancellationToken);
-            return null;
-        }
-        catch (Exception ex) when (ex is IOException or EndOfStreamException)
-        {
-            return ex;
-        }
     }
 
     /// <summary>

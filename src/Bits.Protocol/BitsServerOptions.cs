@@ -11,10 +11,11 @@ public sealed class BitsServerOptions
     public long MaxFragmentBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
-    /// Memory for Fragment bodies, per process (<see cref="BitsFragmentMemory"/>): each Fragment is read into one
-    /// buffer (its size rounded up to a power of two up to 1 MiB, to whole MiB above) before its append; one that does
-    /// not fit waits, and after 30 s gets 503. Returned buffers are kept for reuse within the same bound. A Fragment
-    /// larger than this runs alone.
+    /// Memory for Fragment bodies, per process (<see cref="BitsFragmentMemory"/>): each Fragment body is read in chunks
+    /// (64 KiB doubling to 1 MiB, <see cref="BitsFragmentBody"/>), each leased only once bytes arrive for it and all
+    /// given back once the bytes are stored; a chunk that does not fit waits, and when the Fragment's 30 s are up it
+    /// gets 503. The first body already holding chunks that runs short runs on over the bound (one at a time), so the
+    /// bound is this plus one Fragment. Returned buffers are kept for reuse within the bound.
     /// </summary>
     public long FragmentMemoryBytes { get; set; } = 64 * 1024 * 1024;
 

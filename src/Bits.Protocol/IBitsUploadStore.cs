@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Bits.Protocol;
 
 /// <summary>Outcome of publishing a completed session.</summary>
@@ -37,7 +39,8 @@ public interface IBitsUploadStore
     Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores <paramref name="data"/> as the bytes at <paramref name="offset"/> (where the file will live, or on the
+    /// Stores <paramref name="data"/> (the Fragment body as read, in chunks of fragment memory that are not copied into
+    /// one buffer) as the bytes at <paramref name="offset"/> (where the file will live, or on the
     /// session's own blob with <see cref="BitsSession.PrivateStaging"/>) and records <c>offset + data.Length</c> as the
     /// session's received length, if and only if the session record is still at <see cref="BitsSession.Version"/>
     /// and <paramref name="offset"/> equals its <see cref="BitsSession.ReceivedLength"/>. Returns the updated session,
@@ -46,7 +49,7 @@ public interface IBitsUploadStore
     /// the record is written. Throws <see cref="BitsSessionGoneException"/> when the session's staged data can no
     /// longer be completed (staged by an earlier layout, or discarded by another session's commit).
     /// </summary>
-    Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken);
+    Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlySequence<byte> data, bool alreadyStaged, CancellationToken cancellationToken);
 
     /// <summary>True when the destination (in <paramref name="container"/>, null for the default) already holds a file.</summary>
     Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -160,7 +161,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         }
     }, cancellationToken);
 
-    public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken) => Guard(async () =>
+    public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlySequence<byte> data, bool alreadyStaged, CancellationToken cancellationToken) => Guard(async () =>
     {
         var progress = ProgressOf(session);
         var next = progress;

@@ -148,7 +148,7 @@ public class FragmentMemoryTests
         var file = HandlerHarness.RandomFile(2 * MiB);
         var first = await harness.CreateSessionAsync(Path);
         var second = await harness.CreateSessionAsync("/dir/other.bin");
-        var gate = new GatedStream(file.AsMemory(0, MiB).ToArray());
+        var gate = new GatedStream(file.AsMemory(0, MiB).ToArray(), openBytes: MiB - 1); // holds the whole budget
         var holding = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, first, file, 0, MiB), gate));
         await gate.Reading.WaitAsync(Ct);
 
@@ -172,7 +172,7 @@ public class FragmentMemoryTests
         var file = HandlerHarness.RandomFile(2 * MiB);
         var id = await harness.CreateSessionAsync(Path);
         var other = await harness.CreateSessionAsync("/dir/other.bin");
-        var gate = new GatedStream(file.AsMemory(0, MiB).ToArray());
+        var gate = new GatedStream(file.AsMemory(0, MiB).ToArray(), openBytes: MiB - 1); // holds the whole budget
         var holding = harness.SendAsync(WithBody(BitsRequests.Fragment("/dir/other.bin", other, file, 0, MiB), gate));
         await gate.Reading.WaitAsync(Ct);
 
@@ -190,12 +190,12 @@ public class FragmentMemoryTests
     [Fact]
     public async Task Fragment_ForUnknownSession_IsRefusedAtOnce_WithoutTakingFragmentMemory()
     {
-        // The whole budget is held by a fragment whose body has not arrived. A packet for an unknown session must not
+        // The whole budget is held by a fragment whose last byte has not arrived. A packet for an unknown session must not
         // queue for memory (nor read its body): it is refused at once, so such packets cannot crowd out real uploads.
         var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
         var file = HandlerHarness.RandomFile(MiB);
         var id = await harness.CreateSessionAsync(Path);
-        var holderBody = new GatedStream(file);
+        var holderBody = new GatedStream(file, openBytes: MiB - 1);
         var holding = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, id, file, 0, MiB), holderBody));
         await holderBody.Reading.WaitAsync(Ct);
 
@@ -207,6 +207,66 @@ public class FragmentMemoryTests
         Assert.False(strangerBody.Reading.IsCompleted);
         holderBody.Open();
         AckAssert.Received(await holding, MiB);
+    }
+
+    [Fact]
+    public async Task Fragment_DeclaringMoreThanIsFree_LeasesOnlyWhatArrived_AndCompletesOnceTheBodyIsIn()
+    {
+        // Issue 12, point 5: a fragment that declares the whole budget and stalls after a few bytes holds one chunk.
+        var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
+        var file = HandlerHarness.RandomFile(MiB);
+        var id = await harness.CreateSessionAsync(Path);
+        var stalled = new GatedStream(file, openBytes: 100);
+        var stalling = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, id, file, 0, MiB), stalled));
+        await stalled.Reading.WaitAsync(Ct);
+
+        Assert.Equal(BitsFragmentBody.FirstChunkBytes, harness.Handler.FragmentMemory.LeasedBytes);
+        var other = await harness.CreateSessionAsync("/dir/other.bin");
+        var ack = await harness.FragmentAsync("/dir/other.bin", other, file, 0, 512 * KiB);
+        AckAssert.IsAck(ack, 200);
+        AckAssert.Received(ack, 512 * KiB);
+
+        stalled.Open();
+        AckAssert.Received(await stalling, MiB);
+        AckAssert.IsAck(await harness.SendAsync(BitsRequests.Close(Path, id)), 200);
+        Assert.Equal(file, harness.Store.Published["dir/file.bin"]);
+        Assert.Equal(0, harness.Handler.FragmentMemory.LeasedBytes);
+    }
+
+    [Fact]
+    public async Task Fragment_HoldingChunks_ThatGetsNoMoreWithinTheWait_Gets503_AndGivesEverythingBack()
+    {
+        var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
+        var memory = harness.Handler.FragmentMemory;
+        var file = HandlerHarness.RandomFile(2 * MiB);
+
+        // B holds its first chunk (64 KiB) and waits for its client.
+        var b = await harness.CreateSessionAsync("/dir/b.bin");
+        var bBody = new GatedStream(file.AsMemory(0, MiB).ToArray(), openBytes: BitsFragmentBody.FirstChunkBytes);
+        var bAck = harness.SendAsync(WithBody(BitsRequests.Fragment("/dir/b.bin", b, file, 0, MiB), bBody));
+        await bBody.Reading.WaitAsync(Ct);
+
+        // A fills the rest (64 + 128 + 256 + 512 KiB), runs short for its 1 MiB chunk and runs on over the limit
+        // instead of waiting for B (which may be waiting for A): it stalls inside that chunk.
+        var a = await harness.CreateSessionAsync(Path);
+        var aBody = new GatedStream(file, openBytes: MiB + 64 * KiB);
+        var aAck = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, a, file, 0, 2 * MiB), aBody));
+        await aBody.Reading.WaitAsync(Ct);
+        Assert.Equal(BitsFragmentBody.FirstChunkBytes + (960 * KiB) + MiB, memory.LeasedBytes);
+
+        // B's next bytes arrive, but there is no room for its next chunk and A is the one running over: B waits.
+        bBody.Open();
+        WaitUntilQueued(harness);
+        harness.Time.Advance(TimeSpan.FromSeconds(31));
+        AckAssert.IsError(await bAck, 503, BitsHResults.BG_E_HTTP_ERROR_503);
+        Assert.Equal((960 * KiB) + MiB, memory.LeasedBytes); // B gave its chunk back; A's are left
+
+        aBody.Open();
+        var aDone = await aAck;
+        AckAssert.IsAck(aDone, 200);
+        AckAssert.Received(aDone, 2 * MiB);
+        Assert.Equal(0, memory.LeasedBytes);
+        Assert.Equal(0, memory.WaitingCount);
     }
 
     /// <summary>Until the second fragment waits for memory (it queues after its session read, which may yield).</summary>
@@ -226,8 +286,11 @@ public class FragmentMemoryTests
         Body = body,
     };
 
-    /// <summary>A body whose bytes arrive only when the test opens the gate (a slow client).</summary>
-    private sealed class GatedStream(byte[] content) : Stream
+    /// <summary>
+    /// A body whose first <c>openBytes</c> bytes arrive at once and the rest only when the test opens the gate (a slow
+    /// client); <see cref="Reading"/> completes when the reader waits at the gate.
+    /// </summary>
+    private sealed class GatedStream(byte[] content, int openBytes = 0) : Stream
     {
         private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _reading = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -251,6 +314,14 @@ public class FragmentMemoryTests
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            if (_position < openBytes)
+            {
+                var open = Math.Min(buffer.Length, openBytes - _position);
+                content.AsMemory(_position, open).CopyTo(buffer);
+                _position += open;
+                return open;
+            }
+
             _reading.TrySetResult();
             try
             {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Bits.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -280,7 +281,7 @@ public class SessionCacheTests
         public Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken) =>
             inner.TrySetTotalLengthAsync(session, totalLength, cancellationToken);
 
-        public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
+        public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlySequence<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _appends);
             return inner.StageAsync(session, offset, data, alreadyStaged, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Bits.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -35,7 +36,7 @@ public class StoreFaultTests
 
         public Task<BitsSession?> TrySetTotalLengthAsync(BitsSession session, long totalLength, CancellationToken cancellationToken) => throw fault;
 
-        public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken) => throw fault;
+        public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlySequence<byte> data, bool alreadyStaged, CancellationToken cancellationToken) => throw fault;
 
         public Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken) => throw fault;
 

@@ -136,6 +136,22 @@ public abstract class BitsUploadStoreContract
     }
 
     [Fact]
+    public async Task Stage_AChunkedBody_StoresItsBytesInOrder_FromAnyOffsetIntoIt()
+    {
+        // The handler passes a Fragment body as the chunks it was read into, and an overlap as a slice of them.
+        var data = RandomBytes(300_000, 7);
+        var session = await NewSessionAsync(total: data.Length);
+        var body = ChunkedSequence.Of(data, 65_536, 131_072);
+
+        session = (await Store.StageAsync(session, 0, body.Slice(0, 100_000), alreadyStaged: false, Ct))!;
+        session = (await Store.StageAsync(session, 100_000, body.Slice(100_000), alreadyStaged: false, Ct))!;
+
+        Assert.Equal(data.Length, session.ReceivedLength);
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
+        Assert.Equal(data, await ReadPublishedAsync(session.Destination));
+    }
+
+    [Fact]
     public async Task Stage_WithAStaleVersion_RecordsNothing()
     {
         var data = RandomBytes(3000, 2);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Bits.Protocol;
 
 namespace Bits.Testing;
@@ -197,7 +198,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         }
     }
 
-    public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
+    public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlySequence<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
     {
         lock (_gate)
         {

@@ -1,0 +1,83 @@
+using System.Buffers;
+
+namespace Bits.Protocol;
+
+/// <summary>
+/// A Fragment body read into <see cref="BitsFragmentMemory"/> in chunks, each leased only once bytes are there to fill
+/// it (issue 12, point 5): 64 KiB first, doubling up to 1 MiB, the last one as small as the rest of the body. A client
+/// that declares a large <c>Content-Length</c> and trickles or stalls holds about what it sent, not what it declared.
+/// The chunks stay separate (<see cref="Bytes"/>); disposing gives them all back. A body that already holds chunks
+/// never waits for the others' bodies while they wait for it: the first such body to run short runs on over the limit
+/// (see <see cref="BitsFragmentMemory"/>).
+/// </summary>
+internal sealed class BitsFragmentBody : IDisposable
+{
+    /// <summary>The first chunk; each next one doubles up to <see cref="MaxChunkBytes"/>.</summary>
+    public const int FirstChunkBytes = 64 * 1024;
+
+    /// <summary>The largest chunk (one size class of <see cref="BitsFragmentMemory"/>, so chunks are reused exactly).</summary>
+    public const int MaxChunkBytes = BitsFragmentMemory.LargeClassStep;
+
+    private readonly List<BitsFragmentMemory.Lease> _chunks = [];
+    private BitsFragmentMemory? _memory;
+
+    /// <summary>The bytes read, one segment per chunk.</summary>
+    public ReadOnlySequence<byte> Bytes { get; private set; } = ReadOnlySequence<byte>.Empty;
+
+    /// <summary>
+    /// Reads exactly <paramref name="length"/> bytes of <paramref name="body"/>. Each chunk is leased after the body
+    /// has bytes for it, waiting for room at most until <paramref name="wait"/> has passed since the start (on
+    /// <paramref name="time"/>). Returns false when a chunk got no memory in time (the caller answers 503 and disposes);
+    /// a body that ends early or breaks is returned as <paramref name="failure"/>, not thrown.
+    /// </summary>
+    public async Task<(bool Leased, Exception? Failure)> ReadAsync(
+        Stream body, int length, BitsFragmentMemory memory, TimeSpan wait, TimeProvider time, CancellationToken cancellationToken)
+    {
+        _memory = memory;
+        var started = time.GetTimestamp();
+        var segments = new List<ReadOnlyMemory<byte>>();
+        try
+        {
+            for (var read = 0; read < length;)
+            {
+                // A zero-byte read waits for data without a buffer (Kestrel supports it; other streams return at once).
+                _ = await body.ReadAsync(Memory<byte>.Empty, cancellationToken);
+                var size = Math.Min(length - read, Math.Min(MaxChunkBytes, FirstChunkBytes << Math.Min(_chunks.Count, 4)));
+                var remaining = wait - time.GetElapsedTime(started);
+                var chunk = await memory.TryAcquireAsync(
+                    size, _chunks.Count == 0 ? null : this, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, time, cancellationToken);
+                if (chunk is null)
+                {
+                    return (false, null);
+                }
+
+                _chunks.Add(chunk);
+                await body.ReadExactlyAsync(chunk.Memory, cancellationToken);
+                segments.Add(chunk.Memory);
+                read += size;
+            }
+
+            return (true, null);
+        }
+        catch (Exception ex) when (ex is IOException or EndOfStreamException)
+        {
+            return (true, ex);
+        }
+        finally
+        {
+            Bytes = BitsChunks.Sequence(segments);
+        }
+    }
+
+    public void Dispose()
+    {
+        Bytes = ReadOnlySequence<byte>.Empty;
+        _memory?.EndRun(this);
+        foreach (var chunk in _chunks)
+        {
+            chunk.Dispose();
+        }
+
+        _chunks.Clear();
+    }
+}
