@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Azure;
 using Azure.Storage.Blobs.Models;
@@ -20,7 +21,7 @@ public sealed partial class AzureBitsUploadStore
     /// Stages one Fragment's bytes as a block of its own, or in the session's segment; returns the progress to record
     /// (null when the session changed: read it again) and the start of a segment this call moved into the blob.
     /// </summary>
-    private async Task<(StagingProgress? Next, long? Moved)> StageBytesAsync(BitsSession session, StagingProgress progress, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
+    private async Task<(StagingProgress? Next, long? Moved)> StageBytesAsync(BitsSession session, StagingProgress progress, long offset, ReadOnlySequence<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
     {
         var total = session.TotalLength ?? offset + data.Length;
         if (progress.Segment is null && !_options.BlockBudget.ShouldCoalesce(progress.Blocks, offset, data.Length, total))
@@ -67,7 +68,7 @@ public sealed partial class AzureBitsUploadStore
     /// racing duplicate, a call whose record write failed) are not appended again: every byte appended to a session's
     /// segment is the client's byte of that offset. False when the segment is gone (moved by a racing call: read again).
     /// </summary>
-    private async Task<bool> AppendToSegmentAsync(BitsSession session, long start, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private async Task<bool> AppendToSegmentAsync(BitsSession session, long start, long offset, ReadOnlySequence<byte> data, CancellationToken cancellationToken)
     {
         var segment = SegmentBlob(session, start);
         var position = offset - start;
@@ -80,7 +81,7 @@ public sealed partial class AzureBitsUploadStore
         {
             try
             {
-                using var content = Streams.Over(data[(int)skip..]);
+                using var content = Streams.Over(data.Slice(skip));
                 await segment.AppendBlockAsync(content, new AppendBlobAppendBlockOptions { Conditions = new AppendBlobRequestConditions { IfAppendPositionEqual = position + skip } }, cancellationToken);
                 return true;
             }

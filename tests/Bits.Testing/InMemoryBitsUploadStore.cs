@@ -214,7 +214,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
             {
                 // Put Block (or an append to the session's segment) succeeds whatever the record says (also after
                 // another session's commit).
-                var staged = StageBytes(session, progress, offset, data.Span, alreadyStaged);
+                var staged = StageBytes(session, progress, offset, data.IsSingleSegment ? data.FirstSpan : data.ToArray(), alreadyStaged);
                 if (staged is null)
                 {
                     return Task.FromResult<BitsSession?>(null);
