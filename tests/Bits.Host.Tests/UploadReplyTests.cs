@@ -6,6 +6,7 @@ using System.Text;
 using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Bits.Client;
 using Bits.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -238,6 +239,34 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(CopyRanges, copied.Length);
         Assert.Equal(CopyRanges, copied.Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(copy.File, await copy.Storage.ReadPublishedAsync("reply/copied.bin"));
+    }
+
+    [Fact]
+    public async Task CopyToDestination_CancelledHalfWay_LeavesNoStagedDataAndNoFile()
+    {
+        await using var copy = await StartCopyAsync();
+
+        var (id, _) = await copy.UploadAsync(rangesOnTheFinalFragment: 3);
+        var listedWhileCopying = await ListedWithUncommittedAsync(copy.Storage, "reply/copied.bin");
+        var cancel = await copy.Client.CancelSessionAsync(copy.Url, id, Ct);
+
+        Assert.True(listedWhileCopying, "the copied ranges are not staged on the destination");
+        Assert.Equal(200, cancel.StatusCode);
+        Assert.False(await ListedWithUncommittedAsync(copy.Storage, "reply/copied.bin"), "the copied ranges stay listed after Cancel");
+        Assert.Equal(0, await copy.Storage.StagedBlobCountAsync());
+    }
+
+    private static async Task<bool> ListedWithUncommittedAsync(StorageNames storage, string name)
+    {
+        await foreach (var blob in storage.Uploads.GetBlobsAsync(new GetBlobsOptions { States = BlobStates.Uncommitted, Prefix = name }, Ct))
+        {
+            if (blob.Name == name)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>100,000 bytes in ranges of 16 KiB: 7 Put Block From URL requests.</summary>
