@@ -73,6 +73,13 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
                 BitsObservability.ActiveSessions.Add(-1);
                 return BitsResponse.Ok().WithSession(echo);
             }
+
+            if (Store is IBitsReplyStore replies && !await handler.DestinationCopy.ContinueAsync(replies, session, cancellationToken))
+            {
+                // The server-side copy is not done within this request's budget: the client retries Close-Session
+                // later, and that Close continues where this one stopped (on any instance).
+                return BitsProtocolHandler.Fail(BitsError.ServerBusy("The copy of the upload into its destination is still running; retry Close-Session."), request);
+            }
         }
 
         var started = handler.Time.GetTimestamp();

@@ -80,7 +80,10 @@ public sealed record BitsError(BitsErrorKind Kind, int StatusCode, uint HResult,
     public static BitsError StorageUnavailable(string message) =>
         new(BitsErrorKind.StorageUnavailable, 503, BitsHResults.BG_E_HTTP_ERROR_503, BitsErrorContext.RemoteFile, message);
 
-    /// <summary>503: the server is at its limit of fragment memory; the client retries (rule 6a.11).</summary>
+    /// <summary>
+    /// 503: the server is at its limit of fragment memory, or the <c>BITS-Copy-File-To-Destination</c> copy of a session
+    /// is still running; the client retries (rule 6a.11).
+    /// </summary>
     public static BitsError ServerBusy(string message) =>
         new(BitsErrorKind.ServerBusy, 503, BitsHResults.BG_E_HTTP_ERROR_503, BitsErrorContext.RemoteFile, message);
 

@@ -31,6 +31,7 @@ public sealed partial class BitsProtocolHandler
     private readonly BitsSessionCache _sessionCache;
     private readonly BitsFragmentPacket _fragment;
     private readonly BitsCloseSessionPacket _close;
+    private readonly BitsDestinationCopy _copy;
 
     public BitsProtocolHandler(
         IBitsUploadStore store,
@@ -51,6 +52,7 @@ public sealed partial class BitsProtocolHandler
         _sessionCache = new BitsSessionCache(_options.SessionCacheLifetime, time);
         _fragment = new BitsFragmentPacket(this);
         _close = new BitsCloseSessionPacket(this);
+        _copy = new BitsDestinationCopy(this, _options.CopyTimeBudget);
     }
 
     internal IBitsUploadStore Store => _store;
@@ -60,6 +62,9 @@ public sealed partial class BitsProtocolHandler
     internal ILogger Logger => _logger;
 
     internal BitsSessionCache SessionCache => _sessionCache;
+
+    /// <summary>The <c>BITS-Copy-File-To-Destination</c> copy, in slices of at most <see cref="BitsServerOptions.CopyTimeBudget"/>.</summary>
+    internal BitsDestinationCopy DestinationCopy => _copy;
 
     /// <summary>The fragment buffer memory of this handler (for tests).</summary>
     internal BitsFragmentMemory FragmentMemory => _fragmentMemory;
@@ -323,6 +328,11 @@ public sealed partial class BitsProtocolHandler
 
             outcome = result.Outcome!;
             await replies.RecordNotificationAsync(session, outcome, cancellationToken);
+            if (outcome.CopyToDestination)
+            {
+                // The copy starts when the back-end answers; Close-Session continues it (503 until it is done).
+                await _copy.StartAsync(replies, session, cancellationToken);
+            }
         }
 
         return BitsResponse.Ok().WithSession(echo).WithReceived(received).With(BitsHeaders.ReplyUrl, outcome.StaticReplyUrl ?? ReplyUrl(request.Url, session.Id));

@@ -61,6 +61,19 @@ public sealed class BitsServerOptions
     /// </summary>
     public Uri? PublicBaseUrl { get; set; }
 
+    /// <summary>
+    /// How long one request works on a <c>BITS-Copy-File-To-Destination</c> copy (upload-reply areas) before it answers:
+    /// the final Fragment starts the copy, each Close-Session continues it and answers 503 + BG_E_HTTP_ERROR_503 until
+    /// it is done. At most 30 s, so no request waits long for a large file.
+    /// </summary>
+    public TimeSpan CopyTimeBudget { get; set; } = DefaultCopyTimeBudget;
+
+    /// <summary>Default of <see cref="CopyTimeBudget"/>: 25 s.</summary>
+    public static readonly TimeSpan DefaultCopyTimeBudget = TimeSpan.FromSeconds(25);
+
+    /// <summary>Largest <see cref="CopyTimeBudget"/>: 30 s.</summary>
+    public static readonly TimeSpan MaxCopyTimeBudget = TimeSpan.FromSeconds(30);
+
     /// <summary>Largest reply a server application may give (by value: its response body; by reference: the reply blob).</summary>
     public long MaxReplyBytes { get; set; } = DefaultMaxReplyBytes;
 
@@ -139,6 +152,11 @@ public sealed class BitsServerOptionsValidator : IValidateOptions<BitsServerOpti
         if (options.MaxSessionsPerUser < 0)
         {
             failures.Add($"Bits:MaxSessionsPerUser must not be negative; it is {options.MaxSessionsPerUser}.");
+        }
+
+        if (options.CopyTimeBudget <= TimeSpan.Zero || options.CopyTimeBudget > BitsServerOptions.MaxCopyTimeBudget)
+        {
+            failures.Add($"Bits:CopyTimeBudget must be more than 0 and at most {BitsServerOptions.MaxCopyTimeBudget}; it is {options.CopyTimeBudget}.");
         }
 
         if (options.MaxReplyBytes < 0)

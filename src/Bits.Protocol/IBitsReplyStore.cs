@@ -32,6 +32,16 @@ public interface IBitsReplyStore
     /// <summary>Records that the back-end accepted the upload, so a retransmitted final Fragment gets the cached Ack.</summary>
     Task<BitsSession> RecordNotificationAsync(BitsSession session, BitsNotificationOutcome outcome, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <c>BITS-Copy-File-To-Destination</c>: copies the uploaded bytes of a notified session server-side into staged
+    /// (uncommitted) blocks of its destination, continuing from what earlier calls on any instance staged (nothing is
+    /// copied twice; nothing becomes visible before <see cref="IBitsUploadStore.PublishAsync"/> commits). Stops when
+    /// <paramref name="budget"/> is cancelled, abandoning ranges in flight, and returns false: a later call continues.
+    /// Returns true when nothing is left to copy (every byte is staged, or the upload was published or is gone meanwhile:
+    /// the publish tells which). Safe to repeat and to race with itself.
+    /// </summary>
+    Task<bool> CopyToDestinationAsync(BitsSession session, CancellationToken budget, CancellationToken cancellationToken);
+
     /// <summary>The reply (an empty one if the back-end wrote none), or the bytes <paramref name="from"/>..<paramref name="to"/> of it.</summary>
     Task<BitsReplyContent> OpenReplyAsync(BitsSession session, long from, long? to, bool headOnly, CancellationToken cancellationToken);
 }

@@ -10,7 +10,9 @@ namespace Bits.Storage.Azure;
 /// <summary>
 /// Upload-reply support: a session of an upload-reply area stages its Fragments as blocks of its own blob
 /// <c>{id}/request</c> in the staging container, committed (metadata only) when the final Fragment notifies the back-end,
-/// which reads it in place; the reply is <c>{id}/reply</c> beside it. Close, Cancel and the janitor remove both.
+/// which reads it in place; the reply is <c>{id}/reply</c> beside it. Close, Cancel and the janitor remove both. With
+/// <c>BITS-Copy-File-To-Destination</c> the request blob is copied server-side into staged blocks of the destination,
+/// a time-bounded slice per request (<see cref="CopyToDestinationAsync"/>), and the publish commits them.
 /// </summary>
 public sealed partial class AzureBitsUploadStore : IBitsReplyStore
 {
@@ -83,6 +85,56 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
             return new BitsReplyContent(headOnly ? null : Stream.Null, 0, session.CreatedAt);
         }
     }, cancellationToken);
+
+    public Task<bool> CopyToDestinationAsync(BitsSession session, CancellationToken budget, CancellationToken cancellationToken) => Guard(async () =>
+    {
+        _ = ProgressOf(session);
+        if (!await EnsureRequestCommittedAsync(session, cancellationToken))
+        {
+            // Nothing to copy from: published (and cleaned up) by a racing Close, or gone; the publish tells which.
+            return true;
+        }
+
+        // Where the last request stopped: the destination's uncommitted blocks, whose ids name session and range.
+        var destination = Uploads(session.Container).GetBlockBlobClient(session.Destination);
+        var total = session.TotalLength ?? 0;
+        var staged = await UncommittedBlockIdsAsync(destination, cancellationToken) ?? [];
+        if (BlockChain.Find(staged, SessionKey(session.Id), total) is not null)
+        {
+            return true;
+        }
+
+        var missing = CopyRanges(session.Id, total).Where(range => !staged.Contains(range.Id)).ToList();
+        var source = await _sourceAuthorizer.AuthorizeAsync(RequestBlob(session), cancellationToken);
+        using var slice = CancellationTokenSource.CreateLinkedTokenSource(budget, cancellationToken);
+        try
+        {
+            await Parallel.ForEachAsync(
+                missing,
+                new ParallelOptions { MaxDegreeOfParallelism = _options.PublishConcurrency, CancellationToken = slice.Token },
+                async (range, token) => await destination.StageBlockFromUriAsync(
+                    source, range.Id, new StageBlockFromUriOptions { SourceRange = new HttpRange(range.Offset, range.Length) }, token));
+        }
+        catch (OperationCanceledException) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // This request's budget is used: ranges in flight are abandoned (a block is staged whole or not at all), and
+            // the next call lists what did get staged.
+            return false;
+        }
+
+        return true;
+    }, cancellationToken);
+
+    /// <summary>The ranges of a copy, <c>BitsStorage:PublishBlockBytes</c> each, with block ids of the staged-Fragment form.</summary>
+    private IEnumerable<(string Id, long Offset, long Length)> CopyRanges(string sessionId, long total)
+    {
+        for (long position = 0; position < total;)
+        {
+            var length = Math.Min(_options.PublishBlockBytes, total - position);
+            yield return (BlockId(sessionId, position, length), position, length);
+            position += length;
+        }
+    }
 
     private BlockBlobClient ReplyBlob(BitsSession session) => _staging.GetBlockBlobClient(SessionKey(session.Id) + "/reply");
 

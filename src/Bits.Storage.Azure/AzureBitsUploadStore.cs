@@ -235,15 +235,14 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
                 await MoveTailAsync(session, cancellationToken);
             }
 
-            var chain = session.PrivateStaging
-                ? await CopyFromRequestAsync(session, destination, cancellationToken)
-                : await ChainAsync(destination, session.Id, total, _options.BlockBudget.MaxCommittedBlocks, cancellationToken);
+            // Upload-reply sessions with BITS-Copy-File-To-Destination: the blocks CopyToDestinationAsync staged.
+            var chain = await ChainAsync(destination, session.Id, total, _options.BlockBudget.MaxCommittedBlocks, cancellationToken);
             if (chain is null)
             {
                 // Our blocks are gone: our own racing Close committed them meanwhile, or another session's commit
                 // discarded them, or they expired. Never staged again.
                 return await PublishedMeanwhileAsync(destination, session, cancellationToken)
-                    ?? await DiscardGoneAsync(session, cancellationToken);
+                    ?? await CopyIncompleteOrGoneAsync(session, cancellationToken);
             }
 
             if (observed.Exists && !allowOverwrite)
@@ -330,17 +329,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
             return [];
         }
 
-        BlockList list;
-        try
-        {
-            list = (await blob.GetBlockListAsync(BlockListTypes.Uncommitted, cancellationToken: cancellationToken)).Value;
-        }
-        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
-        {
-            return null;
-        }
-
-        var chain = BlockChain.Find(list.UncommittedBlocks.Select(b => b.Name), SessionKey(sessionId), total);
+        var staged = await UncommittedBlockIdsAsync(blob, cancellationToken);
+        var chain = staged is null ? null : BlockChain.Find(staged, SessionKey(sessionId), total);
         if (chain?.Count > maxBlocks)
         {
             // Coalescing keeps every session within the limit; a commit storage would refuse is never sent.
@@ -350,43 +340,18 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         return chain;
     }
 
-    /// <summary>
-    /// Upload-reply sessions with BITS-Copy-File-To-Destination: the one case where bytes are copied, server-side, from the
-    /// session's own blob into blocks of the destination (ids of the same form, so a retry rewrites the same blocks).
-    /// </summary>
-    private async Task<List<string>?> CopyFromRequestAsync(BitsSession session, BlockBlobClient destination, CancellationToken cancellationToken)
+    /// <summary>The ids of the blob's uncommitted blocks (one Get Block List); null when the blob does not exist.</summary>
+    private static async Task<HashSet<string>?> UncommittedBlockIdsAsync(BlockBlobClient blob, CancellationToken cancellationToken)
     {
-        var request = RequestBlob(session);
-        if (!await EnsureRequestCommittedAsync(session, cancellationToken))
+        try
+        {
+            var list = (await blob.GetBlockListAsync(BlockListTypes.Uncommitted, cancellationToken: cancellationToken)).Value;
+            return list.UncommittedBlocks.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
         {
             return null;
         }
-
-        var total = session.TotalLength ?? 0;
-        var ranges = new List<(string Id, long Offset, long Length)>();
-        for (long position = 0; position < total;)
-        {
-            var length = Math.Min(_options.PublishBlockBytes, total - position);
-            ranges.Add((BlockId(session.Id, position, length), position, length));
-            position += length;
-        }
-
-        var source = await _sourceAuthorizer.AuthorizeAsync(request, cancellationToken);
-        using var throttle = new SemaphoreSlim(_options.PublishConcurrency);
-        await Task.WhenAll(ranges.Select(async range =>
-        {
-            await throttle.WaitAsync(cancellationToken);
-            try
-            {
-                await destination.StageBlockFromUriAsync(
-                    source, range.Id, new StageBlockFromUriOptions { SourceRange = new HttpRange(range.Offset, range.Length) }, cancellationToken);
-            }
-            finally
-            {
-                throttle.Release();
-            }
-        }));
-        return ranges.Select(r => r.Id).ToList();
     }
 
     /// <summary>
@@ -500,6 +465,22 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         return PublishResult.Discarded;
     }
 
+    /// <summary>
+    /// No chain of the session's blocks on the destination. For a <c>BITS-Copy-File-To-Destination</c> copy whose source
+    /// (the session's own blob) is still there, the copy is incomplete (its blocks were removed by another upload's
+    /// commit or clean-up after it was done): a transient failure, and the next Close-Session copies them again from
+    /// that unchanged source. Otherwise the staged data is gone and the session is discarded.
+    /// </summary>
+    private async Task<PublishResult> CopyIncompleteOrGoneAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        if (session.PrivateStaging && await EnsureRequestCommittedAsync(session, cancellationToken))
+        {
+            throw new BitsStoreUnavailableException($"The copy of session {session.Id} into its destination is incomplete; the next Close-Session continues it.");
+        }
+
+        return await DiscardGoneAsync(session, cancellationToken);
+    }
+
     private async Task<PublishResult> AlreadyPublishedAsync(BitsSession session, CancellationToken cancellationToken)
     {
         Log.AlreadyPublished(_logger, session.Id, session.Destination);
@@ -529,13 +510,20 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         {
             // Its own blobs (upload-reply, coalescing segments), or the append segments of an earlier version: one list, then deletes.
             await DeleteStagingAsync(session.Id, cancellationToken);
-            if (session.PrivateStaging || !blocks)
+            if (!blocks || (session.PrivateStaging && !IsCopyingToDestination(session)))
             {
                 return;
             }
+
+            // Coalescing segments, or a BITS-Copy-File-To-Destination copy, may have staged blocks on the destination
+            // too: same rules below.
         }
 
-        await _table.DeleteEntityAsync(DestinationPartition(session.Container, session.Destination), session.Id, ETag.All, cancellationToken);
+        if (!session.PrivateStaging)
+        {
+            await _table.DeleteEntityAsync(DestinationPartition(session.Container, session.Destination), session.Id, ETag.All, cancellationToken);
+        }
+
         if (session.ReceivedLength == 0 && session.TotalLength is not > 0)
         {
             return;
@@ -574,6 +562,9 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
             // Gone already, or committed meanwhile: nothing of ours is visible.
         }
     }
+
+    private static bool IsCopyingToDestination(BitsSession session) =>
+        session.PrivateStaging && session.StoreState == BlocksLayout && session.Notification is { CopyToDestination: true };
 
     /// <summary>Ids of the sessions listed as staging on the session's destination (one partition query).</summary>
     private async Task<List<string>> RegisteredSessionsAsync(BitsSession session, CancellationToken cancellationToken)

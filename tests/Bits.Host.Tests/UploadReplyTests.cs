@@ -3,6 +3,10 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Bits.Client;
 using Bits.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -12,6 +16,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Bits.Host.Tests;
 
@@ -97,17 +102,24 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
     private void Record(HttpContext context, long length) =>
         _calls.Enqueue((context.Request.Path, context.Request.Headers["BITS-Original-Request-URL"].ToString(), length, context.Request.QueryString.Value));
 
-    private async Task<(TestHost Host, StorageNames Storage)> StartAsync(string type, string backEndPath)
+    private async Task<(TestHost Host, StorageNames Storage)> StartAsync(
+        string type, string backEndPath, IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
         var storage = StorageNames.Unique(azurite);
-        var host = await TestHost.StartAsync(storage, new Dictionary<string, string?>
+        var values = new Dictionary<string, string?>
         {
             ["Bits:Areas:reply:PathPrefix"] = "reply",
             ["Bits:Areas:reply:BlobPrefix"] = "reply/",
             ["Bits:Areas:reply:NotificationType"] = type,
             ["Bits:Areas:reply:NotificationUrl"] = new Uri(_backEndRoot, backEndPath).AbsoluteUri,
             ["BitsStorage:SegmentBytes"] = "65536",
-        });
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        var host = await TestHost.StartAsync(storage, values, configure);
         return (host, storage);
     }
 
@@ -183,5 +195,177 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.NotFound, otherPath.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, otherId.StatusCode);
+    }
+
+    [Fact]
+    public async Task CopyToDestination_CloseAnswers503UntilTheCopyIsDone_ThenPublishesTheFileByteIdentical()
+    {
+        await using var copy = await StartCopyAsync();
+
+        // The final Fragment starts the copy (2 ranges), a first Close continues it (2 more) and runs out of budget.
+        var (id, final) = await copy.UploadAsync(rangesOnTheFinalFragment: 2);
+        var first = await copy.CloseAsync(id, ranges: 2);
+        var published = copy.Storage.Uploads.GetBlobClient("reply/copied.bin");
+        var visibleEarly = (await published.ExistsAsync(Ct)).Value;
+        copy.Ranges.Gate.Allow(int.MaxValue);
+        var second = await copy.Client.CloseSessionAsync(copy.Url, id, Ct);
+
+        Assert.Equal(200, final.StatusCode);
+        Assert.NotNull(final.ReplyUrl);
+        Assert.Equal(503, first.StatusCode);
+        Assert.Equal(0x801901F7u, first.ErrorCode);
+        Assert.Equal(5, first.ErrorContext);
+        Assert.False(visibleEarly, "the destination is visible before the copy is done");
+        Assert.Equal(200, second.StatusCode);
+        Assert.Equal(copy.File, await copy.Storage.ReadPublishedAsync("reply/copied.bin"));
+        Assert.Equal(0, await copy.Storage.StagedBlobCountAsync());
+    }
+
+    [Fact]
+    public async Task CopyToDestination_ARepeatedCloseContinuesWhereTheLastStopped_NoRangeIsCopiedTwice()
+    {
+        await using var copy = await StartCopyAsync();
+
+        var (id, _) = await copy.UploadAsync(rangesOnTheFinalFragment: 1);
+        var first = await copy.CloseAsync(id, ranges: 2);
+        var second = await copy.CloseAsync(id, ranges: 1);
+        var afterTwoCloses = copy.Ranges.Copied.ToArray();
+        copy.Ranges.Gate.Allow(int.MaxValue);
+        var third = await copy.Client.CloseSessionAsync(copy.Url, id, Ct);
+
+        Assert.Equal(new[] { 503, 503, 200 }, new[] { first.StatusCode, second.StatusCode, third.StatusCode });
+        Assert.Equal(4, afterTwoCloses.Length); // 1 + 2 + 1: each request stopped where its budget ran out
+        var copied = copy.Ranges.Copied.ToArray();
+        Assert.Equal(CopyRanges, copied.Length);
+        Assert.Equal(CopyRanges, copied.Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(copy.File, await copy.Storage.ReadPublishedAsync("reply/copied.bin"));
+    }
+
+    [Fact]
+    public async Task CopyToDestination_CancelledHalfWay_LeavesNoStagedDataAndNoFile()
+    {
+        await using var copy = await StartCopyAsync();
+
+        var (id, _) = await copy.UploadAsync(rangesOnTheFinalFragment: 3);
+        var listedWhileCopying = await ListedWithUncommittedAsync(copy.Storage, "reply/copied.bin");
+        var cancel = await copy.Client.CancelSessionAsync(copy.Url, id, Ct);
+
+        Assert.True(listedWhileCopying, "the copied ranges are not staged on the destination");
+        Assert.Equal(200, cancel.StatusCode);
+        Assert.False(await ListedWithUncommittedAsync(copy.Storage, "reply/copied.bin"), "the copied ranges stay listed after Cancel");
+        Assert.Equal(0, await copy.Storage.StagedBlobCountAsync());
+    }
+
+    private static async Task<bool> ListedWithUncommittedAsync(StorageNames storage, string name)
+    {
+        await foreach (var blob in storage.Uploads.GetBlobsAsync(new GetBlobsOptions { States = BlobStates.Uncommitted, Prefix = name }, Ct))
+        {
+            if (blob.Name == name)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>100,000 bytes in ranges of 16 KiB: 7 Put Block From URL requests.</summary>
+    private const int CopyRanges = 7;
+
+    private static readonly TimeSpan CopyBudget = TimeSpan.FromSeconds(25);
+
+    /// <summary>
+    /// A host whose back-end asks for BITS-Copy-File-To-Destination, copying in 16 KiB ranges one at a time, on a fake
+    /// clock, with a gate on its Put Block From URL requests: a request's budget runs out exactly when the test says.
+    /// </summary>
+    private async Task<CopyRig> StartCopyAsync()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var gate = new CopyRangeGate();
+        var (host, storage) = await StartAsync(
+            "ByValue",
+            "backend/value?copy=1",
+            new Dictionary<string, string?>
+            {
+                ["Bits:CopyTimeBudget"] = CopyBudget.ToString(),
+                ["BitsStorage:PublishBlockBytes"] = "16384",
+                ["BitsStorage:PublishConcurrency"] = "1",
+            },
+            builder =>
+            {
+                var blobOptions = new BlobClientOptions();
+                blobOptions.AddPolicy(gate, HttpPipelinePosition.PerCall);
+                builder.Services.AddSingleton<TimeProvider>(time);
+                builder.Services.AddSingleton(new BlobServiceClient(azurite.ConnectionString, blobOptions));
+            });
+        var http = new HttpClient();
+        return new CopyRig(host, storage, time, gate, http, new BitsUploadClient(http), host.Url("reply/copied.bin"), RandomFile(100_000, 7));
+    }
+
+    private sealed record CopyRig(TestHost Host, StorageNames Storage, FakeTimeProvider Time, CopyRangeGate Ranges, HttpClient Http, BitsUploadClient Client, Uri Url, byte[] File)
+        : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await Host.DisposeAsync();
+        }
+
+        /// <summary>Uploads the file; the final Fragment may copy <paramref name="rangesOnTheFinalFragment"/> ranges.</summary>
+        public async Task<(string Id, BitsAck Final)> UploadAsync(int rangesOnTheFinalFragment)
+        {
+            var id = (await Client.CreateSessionAsync(Url, ct: Ct)).SessionId!;
+            Assert.Equal(200, (await Client.SendFragmentAsync(Url, id, File.AsMemory(0, 50_000), 0, File.Length, ct: Ct)).StatusCode);
+            var final = await WithinBudgetAsync(rangesOnTheFinalFragment, () => Client.SendFragmentAsync(Url, id, File.AsMemory(50_000), 50_000, File.Length, ct: Ct));
+            return (id, final);
+        }
+
+        /// <summary>A Close-Session that may copy <paramref name="ranges"/> ranges before its budget runs out.</summary>
+        public Task<BitsAck> CloseAsync(string id, int ranges) => WithinBudgetAsync(ranges, () => Client.CloseSessionAsync(Url, id, Ct));
+
+        private Task<BitsAck> WithinBudgetAsync(int ranges, Func<Task<BitsAck>> send) =>
+            Ranges.Gate.WithinBudgetAsync(ranges, send, Time, CopyBudget, Ct);
+    }
+
+    /// <summary>
+    /// Passes the storage requests of a server-side copy's ranges (Put Block From URL) through a <see cref="CopyGate"/>,
+    /// and records the block ids that were copied.
+    /// </summary>
+    private sealed class CopyRangeGate : HttpPipelinePolicy
+    {
+        public CopyGate Gate { get; } = new();
+
+        public ConcurrentQueue<string> Copied { get; } = new();
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+            throw new NotSupportedException("The store calls storage asynchronously.");
+
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            var blockId = BlockIdOfPutBlockFromUrl(message.Request);
+            if (blockId is not null)
+            {
+                await Gate.PassAsync(message.CancellationToken);
+            }
+
+            await ProcessNextAsync(message, pipeline);
+            if (blockId is not null && message.Response.Status == 201)
+            {
+                Copied.Enqueue(blockId);
+            }
+        }
+
+        private static string? BlockIdOfPutBlockFromUrl(Request request)
+        {
+            if (request.Method != RequestMethod.Put || !request.Headers.Contains("x-ms-copy-source"))
+            {
+                return null;
+            }
+
+            var query = request.Uri.Query;
+            return query.Contains("comp=block", StringComparison.Ordinal)
+                ? query.TrimStart('?').Split('&').FirstOrDefault(p => p.StartsWith("blockid=", StringComparison.Ordinal))
+                : null;
+        }
     }
 }

@@ -24,8 +24,11 @@ public static class BitsRequests
         User = user,
     };
 
-    public static BitsRequest Fragment(string path, string sessionId, byte[] file, long first, int length, string? user = null) => new()
+    /// <param name="url">The upload URL as the client used it (<see cref="BitsRequest.Url"/> and <see cref="BitsRequest.BackEndUrl"/>; upload-reply needs it).</param>
+    public static BitsRequest Fragment(string path, string sessionId, byte[] file, long first, int length, string? user = null, Uri? url = null) => new()
     {
+        Url = url,
+        BackEndUrl = url,
         Method = BitsHeaders.Method,
         RawPath = path,
         PacketType = "Fragment",

@@ -11,7 +11,10 @@ namespace Bits.Testing;
 /// blocks atomically and deletes every uncommitted block on that blob, including other sessions' (discard-on-commit),
 /// whose records it marks discarded. It passes the same contract suite as the Azure store, and implements
 /// <see cref="IBitsExpiryStore"/>: a session's last activity is its creation or its last stored Fragment (by
-/// <see cref="TimeProvider"/>), a tombstone expires <c>tombstoneLifetime</c> after it was written.
+/// <see cref="TimeProvider"/>), a tombstone expires <c>tombstoneLifetime</c> after it was written. As an
+/// <see cref="IBitsReplyStore"/> it models the <c>BITS-Copy-File-To-Destination</c> copy: ranges of
+/// <see cref="CopyRangeBytes"/> staged on the destination one by one, each after <see cref="CopyRangeGate"/> lets it, so
+/// a test can make a copy need several calls.
 /// </summary>
 /// <param name="time">Clock for last activity and tombstone expiry; <see cref="TimeProvider.System"/> when null.</param>
 /// <param name="tombstoneLifetime">How long tombstones last (<see cref="BitsServerOptions.TombstoneLifetime"/>); 14 days when null.</param>
@@ -20,7 +23,7 @@ namespace Bits.Testing;
 /// fails, a blob holding <see cref="BitsBlockBudget.MaxUncommittedBlocks"/> refuses another block) and the coalescing it
 /// does to stay within them (segments of <see cref="BitsBlockBudget.SegmentBytes"/> moved in as one block); Azure's when null.
 /// </param>
-public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan? tombstoneLifetime = null, BitsBlockBudget? budget = null) : IBitsUploadStore, IBitsExpiryStore
+public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan? tombstoneLifetime = null, BitsBlockBudget? budget = null) : IBitsUploadStore, IBitsExpiryStore, IBitsReplyStore
 {
     private const string Layout = "blocks";
 
@@ -30,6 +33,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     private readonly HashSet<string> _overwritten = new(StringComparer.Ordinal);
     private readonly Dictionary<(string SessionId, long Start), List<byte>> _segments = [];
     private readonly BitsBlockBudget _budget = budget ?? BitsBlockBudget.Azure;
+    private readonly Dictionary<string, byte[]> _replies = new(StringComparer.Ordinal);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly TimeSpan _tombstoneLifetime = tombstoneLifetime ?? new BitsServerOptions().TombstoneLifetime;
     private long _version;
@@ -105,6 +109,15 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
             }
         }
     }
+
+    /// <summary>Size of one range of a <c>BITS-Copy-File-To-Destination</c> copy (Put Block From URL in Azure).</summary>
+    public int CopyRangeBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Awaited before each copy range with the call's token (its budget): a test holds or releases the copy.</summary>
+    public Func<CancellationToken, Task>? CopyRangeGate { get; set; }
+
+    /// <summary>Copy ranges staged on destinations so far.</summary>
+    public int CopiedRanges { get; private set; }
 
     private static string PrivatePrefix => "private:";
 
@@ -354,14 +367,20 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
                 throw new BitsStoreUnavailableException($"The blob of session {session.Id} holds the most uncommitted blocks storage allows.");
             }
 
-            var source = _blobs.GetValueOrDefault(BlobKey(session));
-            var chain = source is null ? null : Chain(source, session.Id, total);
+            // Upload-reply sessions with BITS-Copy-File-To-Destination: the blocks CopyToDestinationAsync staged.
+            var chain = Chain(destination, session.Id, total);
             if (chain?.Count > _budget.MaxCommittedBlocks)
             {
                 throw new BitsStoreUnavailableException($"Session {session.Id} staged {chain.Count} blocks, more than one commit may name.");
             }
             if (chain is null)
             {
+                if (session.PrivateStaging && _blobs.ContainsKey(BlobKey(session)))
+                {
+                    // Like the Azure store: the copy is incomplete but its source is there; the next Close continues.
+                    throw new BitsStoreUnavailableException($"The copy of session {session.Id} is incomplete.");
+                }
+
                 EndSession(session, BitsSessionState.Discarded);
                 return Task.FromResult(PublishResult.Discarded);
             }
@@ -394,6 +413,102 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
 
             Finish(session);
             return Task.FromResult(PublishResult.Published);
+        }
+    }
+
+    public async Task<bool> CopyToDestinationAsync(BitsSession session, CancellationToken budget, CancellationToken cancellationToken)
+    {
+        List<(long Offset, byte[] Data)> missing;
+        lock (_gate)
+        {
+            var source = _blobs.GetValueOrDefault(BlobKey(session));
+            var content = source is null ? null : Chain(source, session.Id, session.TotalLength ?? 0);
+            if (content is null)
+            {
+                return true;
+            }
+
+            // Where the last call stopped: the destination's uncommitted blocks, named by session and range.
+            var bytes = content.SelectMany(b => b.Data).ToArray();
+            var staged = BlobFor(Key(session.Container, session.Destination)).Uncommitted;
+            missing = bytes.Chunk(CopyRangeBytes).Select((data, i) => (Offset: (long)i * CopyRangeBytes, Data: data))
+                .Where(range => !staged.ContainsKey(BlockId(session.Id, range.Offset, range.Data.Length))).ToList();
+        }
+
+        using var slice = CancellationTokenSource.CreateLinkedTokenSource(budget, cancellationToken);
+        try
+        {
+            foreach (var (offset, data) in missing)
+            {
+                slice.Token.ThrowIfCancellationRequested();
+                if (CopyRangeGate is { } gate)
+                {
+                    await gate(slice.Token);
+                }
+
+                lock (_gate)
+                {
+                    CopiedRanges++;
+                    BlobFor(Key(session.Container, session.Destination)).Uncommitted[BlockId(session.Id, offset, data.Length)] = new Block(session.Id, offset, data);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    public Task<Stream> OpenUploadAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var chain = _blobs.TryGetValue(BlobKey(session), out var blob) ? Chain(blob, session.Id, session.TotalLength ?? 0) : null;
+            return chain is null
+                ? throw new BitsSessionGoneException($"Staged data of session {session.Id} does not exist.")
+                : Task.FromResult<Stream>(new MemoryStream(chain.SelectMany(b => b.Data).ToArray(), writable: false));
+        }
+    }
+
+    public Task<(Uri RequestData, Uri ResponseData)> CreateReferenceUrlsAsync(BitsSession session, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        Task.FromResult((new Uri($"http://127.0.0.1/in-memory/{Uri.EscapeDataString(session.Id)}/request"), new Uri($"http://127.0.0.1/in-memory/{Uri.EscapeDataString(session.Id)}/reply")));
+
+    public async Task WriteReplyAsync(BitsSession session, Stream body, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await body.CopyToAsync(buffer, cancellationToken);
+        lock (_gate)
+        {
+            _replies[session.Id] = buffer.ToArray();
+        }
+    }
+
+    public Task<BitsSession> RecordNotificationAsync(BitsSession session, BitsNotificationOutcome outcome, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!_sessions.TryGetValue(session.Id, out var entry) || entry.IsTombstone)
+            {
+                throw new BitsSessionGoneException($"Session {session.Id} ended.");
+            }
+
+            var updated = entry.Session with { Notification = outcome, Version = NextVersion() };
+            _sessions[session.Id] = entry with { Session = updated };
+            return Task.FromResult(updated);
+        }
+    }
+
+    public Task<BitsReplyContent> OpenReplyAsync(BitsSession session, long from, long? to, bool headOnly, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var reply = _replies.GetValueOrDefault(session.Id) ?? [];
+            var first = (int)Math.Min(from, reply.Length);
+            var last = (int)Math.Min(to ?? long.MaxValue, reply.Length - 1L);
+            Stream? content = headOnly ? null : new MemoryStream(reply, first, Math.Max(0, last - first + 1), writable: false);
+            return Task.FromResult(new BitsReplyContent(content, reply.Length, session.CreatedAt));
         }
     }
 
@@ -482,7 +597,13 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         if (session.PrivateStaging)
         {
             _blobs.Remove(PrivatePrefix + session.Id);
-            return;
+            _replies.Remove(session.Id);
+            if (session.Notification is not { CopyToDestination: true })
+            {
+                return;
+            }
+
+            // A BITS-Copy-File-To-Destination copy may have staged blocks on the destination too: same rules below.
         }
 
         var key = Key(session.Container, session.Destination);
