@@ -74,7 +74,11 @@ public sealed record BitsSession
     /// <summary>Opaque version used by the store for optimistic concurrency.</summary>
     public string? Version { get; init; }
 
-    /// <summary>Opaque store-specific facts fixed at creation (e.g. the staging layout), round-tripped by the store.</summary>
+    /// <summary>
+    /// Opaque store-specific facts (the staging layout, fixed at creation, and the store's staging progress, e.g. blocks
+    /// used and where a coalescing segment begins), round-tripped by the store: returned by every stored Fragment, so a
+    /// cached session carries them.
+    /// </summary>
     public string? StoreState { get; init; }
 }
 

@@ -1,3 +1,4 @@
+using Bits.Protocol;
 using Microsoft.Extensions.Options;
 
 namespace Bits.Storage.Azure;
@@ -41,6 +42,9 @@ public sealed class AzureBitsStorageOptions
 
     /// <summary>Create the containers and table at start-up if they are missing.</summary>
     public bool CreateResources { get; set; } = true;
+
+    /// <summary>Storage's per-blob block limits and the coalescing segment size; lowered only by tests (not configuration).</summary>
+    internal BitsBlockBudget BlockBudget { get; set; } = BitsBlockBudget.Azure;
 }
 
 public sealed class AzureBitsStorageOptionsValidator : IValidateOptions<AzureBitsStorageOptions>

@@ -162,21 +162,40 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     public Task<BitsSession?> StageAsync(BitsSession session, long offset, ReadOnlyMemory<byte> data, bool alreadyStaged, CancellationToken cancellationToken) => Guard(async () =>
     {
-        ThrowIfEarlierLayout(session);
-        if (!alreadyStaged && !data.IsEmpty)
+        var progress = ProgressOf(session);
+        var next = progress;
+        long? moved = null;
+        if (!data.IsEmpty)
         {
-            // The one data write: where the file will live. Same range, same block id: a retransmit rewrites it.
-            using var content = Streams.Over(data);
-            await StagingTarget(session).StageBlockAsync(BlockId(session.Id, offset, data.Length), content, cancellationToken: cancellationToken);
+            // The one data write: a block where the file will live, or, when coalescing, an append to the segment.
+            (var staged, moved) = await StageBytesAsync(session, progress, offset, data, alreadyStaged, cancellationToken);
+            if (staged is not { } value)
+            {
+                return null;
+            }
+
+            next = value;
         }
 
-        // The one metadata write: the offset truth, conditional on the record as the caller knows it.
+        // The one metadata write: the offset truth (and the block count, and where the open segment begins),
+        // conditional on the record as the caller knows it.
         var received = offset + data.Length;
-        var entity = new TableEntity(session.Id, SessionRowKey) { ["Received"] = received };
+        var entity = new TableEntity(session.Id, SessionRowKey) { ["Received"] = received, ["Blocks"] = next.Blocks };
+        if (next.Segment is { } segment)
+        {
+            entity["Segment"] = segment;
+        }
+
         try
         {
             var response = await _table.UpdateEntityAsync(entity, new ETag(session.Version!), TableUpdateMode.Merge, cancellationToken);
-            return session with { ReceivedLength = received, Version = response.Headers.ETag?.ToString(), LastActivity = _time.GetUtcNow() };
+            if (moved is { } start)
+            {
+                // Moved into the blob and recorded: the segment's bytes are no longer needed.
+                await SegmentBlob(session, start).DeleteIfExistsAsync(cancellationToken: cancellationToken);
+            }
+
+            return session with { ReceivedLength = received, Version = response.Headers.ETag?.ToString(), LastActivity = _time.GetUtcNow(), StoreState = next.Format() };
         }
         catch (RequestFailedException ex) when (ex.IsPreconditionFailed())
         {
@@ -196,7 +215,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     public Task<PublishResult> PublishAsync(BitsSession session, bool allowOverwrite, CancellationToken cancellationToken) => Guard(async () =>
     {
-        ThrowIfEarlierLayout(session);
+        _ = ProgressOf(session);
         var destination = Uploads(session.Container).GetBlockBlobClient(session.Destination);
         var total = session.TotalLength ?? 0;
         for (var attempt = 1; attempt <= MaxPublishAttempts; attempt++)
@@ -210,9 +229,14 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
                 return await AlreadyPublishedAsync(session, cancellationToken);
             }
 
+            if (!session.PrivateStaging)
+            {
+                await MoveTailAsync(session, cancellationToken);
+            }
+
             var chain = session.PrivateStaging
                 ? await CopyFromRequestAsync(session, destination, cancellationToken)
-                : await ChainAsync(destination, session.Id, total, cancellationToken);
+                : await ChainAsync(destination, session.Id, total, _options.BlockBudget.MaxCommittedBlocks, cancellationToken);
             if (chain is null)
             {
                 // Our blocks are gone: our own racing Close committed them meanwhile, or another session's commit
@@ -282,20 +306,23 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     private BlockBlobClient RequestBlob(BitsSession session) => _staging.GetBlockBlobClient(SessionKey(session.Id) + "/request");
 
-    private static void ThrowIfEarlierLayout(BitsSession session)
+    /// <summary>The session's staging progress; throws <see cref="BitsSessionGoneException"/> for rows of an earlier layout.</summary>
+    private static StagingProgress ProgressOf(BitsSession session)
     {
-        if (session.StoreState != BlocksLayout)
+        if (!StagingProgress.TryParse(session.StoreState, out var progress))
         {
             // Staged in append segments by an earlier version: no migration, the client starts again (rule 8 of issue 14).
             throw new BitsSessionGoneException($"Session {session.Id} was staged by an earlier version of the server; the client must start again.");
         }
+
+        return progress;
     }
 
     /// <summary>
     /// The session's chain of staged blocks from 0 to <paramref name="total"/> (fewest blocks first), from one Get Block
     /// List; null when it has a hole (blocks discarded by another session's commit, or expired).
     /// </summary>
-    private static async Task<List<string>?> ChainAsync(BlockBlobClient blob, string sessionId, long total, CancellationToken cancellationToken)
+    private static async Task<List<string>?> ChainAsync(BlockBlobClient blob, string sessionId, long total, int maxBlocks, CancellationToken cancellationToken)
     {
         if (total == 0)
         {
@@ -312,7 +339,14 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
             return null;
         }
 
-        return BlockChain.Find(list.UncommittedBlocks.Select(b => b.Name), SessionKey(sessionId), total);
+        var chain = BlockChain.Find(list.UncommittedBlocks.Select(b => b.Name), SessionKey(sessionId), total);
+        if (chain?.Count > maxBlocks)
+        {
+            // Coalescing keeps every session within the limit; a commit storage would refuse is never sent.
+            throw new BitsStoreUnavailableException($"Session {sessionId} staged {chain.Count} blocks, more than one commit may name ({maxBlocks}).");
+        }
+
+        return chain;
     }
 
     /// <summary>
@@ -367,7 +401,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
             return true;
         }
 
-        var chain = await ChainAsync(request, session.Id, session.TotalLength ?? 0, cancellationToken);
+        await MoveTailAsync(session, cancellationToken);
+        var chain = await ChainAsync(request, session.Id, session.TotalLength ?? 0, _options.BlockBudget.MaxCommittedBlocks, cancellationToken);
         if (chain is null)
         {
             return false;
@@ -488,11 +523,15 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     /// </summary>
     private async Task CleanUpStagedAsync(BitsSession session, CancellationToken cancellationToken)
     {
-        if (session.PrivateStaging || session.StoreState != BlocksLayout)
+        var blocks = StagingProgress.TryParse(session.StoreState, out var progress);
+        if (session.PrivateStaging || !blocks || progress.Segment is not null)
         {
-            // Its own blobs (upload-reply), or the append segments of an earlier version: one list, then deletes.
+            // Its own blobs (upload-reply, coalescing segments), or the append segments of an earlier version: one list, then deletes.
             await DeleteStagingAsync(session.Id, cancellationToken);
-            return;
+            if (session.PrivateStaging || !blocks)
+            {
+                return;
+            }
         }
 
         await _table.DeleteEntityAsync(DestinationPartition(session.Container, session.Destination), session.Id, ETag.All, cancellationToken);
@@ -633,7 +672,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         ["Owner"] = session.Owner,
         ["CreatedAt"] = session.CreatedAt,
         ["State"] = (int)state,
-        ["Layout"] = session.StoreState,
+        ["Layout"] = session.StoreState?.Split('/')[0],
         ["Private"] = session.PrivateStaging,
     };
 
@@ -650,13 +689,18 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         TotalLength = entity.GetInt64("TotalLength"),
         State = entity.GetBoolean("Discarded") == true ? BitsSessionState.Discarded : (BitsSessionState)(entity.GetInt32("State") ?? 0),
         Version = entity.ETag.ToString(),
-        StoreState = entity.GetString("Layout"),
+        StoreState = StoreStateOf(entity),
         ReceivedLength = entity.GetInt64("Received") ?? 0,
         LastActivity = entity.Timestamp,
         PrivateStaging = entity.GetBoolean("Private") == true,
         Notification = NotificationOf(entity),
         PendingEvent = PendingEventOf(entity),
     };
+
+    /// <summary>The layout, and for <c>blocks</c> sessions the block count and open segment (see <see cref="StagingProgress"/>).</summary>
+    private static string? StoreStateOf(TableEntity entity) => entity.GetString("Layout") is BlocksLayout
+        ? new StagingProgress(entity.GetInt64("Blocks") ?? 0, entity.GetInt64("Segment")).Format()
+        : entity.GetString("Layout");
 
     /// <summary>
     /// Translates transient SDK failures into <see cref="BitsStoreUnavailableException"/> at the boundary: retryable

@@ -67,6 +67,35 @@ public class ClientUploadTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Upload_In5KiBFragmentsBeyondTheLoweredBlockLimits_Coalesces_IsByteIdentical()
+    {
+        // Limits lowered to 20 committed / 24 uncommitted blocks per blob (Azurite enforces neither: the policy refuses
+        // a blob's 25th uncommitted block with Azure's 409 BlockCountExceedsLimit) and 128 KiB segments.
+        var storage = StorageNames.Unique(azurite);
+        var limit = new BlockLimitPolicy { MaxUncommittedBlocks = 24 };
+        void Limited(Microsoft.AspNetCore.Builder.WebApplicationBuilder builder)
+        {
+            var blobOptions = new BlobClientOptions();
+            blobOptions.AddPolicy(limit, HttpPipelinePosition.PerCall);
+            builder.Services.AddSingleton(new BlobServiceClient(storage.ConnectionString, blobOptions));
+            builder.Services.PostConfigure<Bits.Storage.Azure.AzureBitsStorageOptions>(o => o.BlockBudget = new Bits.Protocol.BitsBlockBudget(20, 24, 128 * 1024));
+        }
+
+        await using var a = await TestHost.StartAsync(storage, configure: Limited);
+        await using var b = await TestHost.StartAsync(storage, configure: Limited);
+        using var http = new HttpClient(new AlternatingHandler(a.Root, b.Root));
+        var file = RandomFile(200 * 5 * 1024, 14);
+
+        var result = await Client(http, FaultyPlanner(14, faultRate: 0.2, maxFragment: MinFragment)).UploadAsync(a.Url("small/fragments.bin"), new MemoryStream(file), ct: Ct);
+
+        Assert.True(result.FragmentsSent > 200, $"{result.FragmentsSent} fragments");
+        Assert.Equal(file, await storage.ReadPublishedAsync("small/fragments.bin"));
+        Assert.True(limit.Peak <= 12, $"{limit.Peak} uncommitted blocks at most");
+        Assert.Equal(0, limit.Refused);
+        Assert.Equal(0, await storage.StagedBlobCountAsync());
+    }
+
+    [Fact]
     public async Task Upload_PacketsAlternateBetweenTwoHosts_IsByteIdentical()
     {
         var storage = StorageNames.Unique(azurite);

@@ -4,7 +4,7 @@ namespace Bits.Protocol.Tests;
 
 public sealed class InMemoryStoreContractTests : BitsUploadStoreContract
 {
-    private readonly InMemoryBitsUploadStore _store = new();
+    private InMemoryBitsUploadStore _store = new();
 
     protected override IBitsUploadStore Store => _store;
 
@@ -16,4 +16,18 @@ public sealed class InMemoryStoreContractTests : BitsUploadStoreContract
     protected override Task<bool> ListedAsync(string destination) => Task.FromResult(_store.ListedBlobs.Contains(destination));
 
     protected override Task<bool> SessionRecordExistsAsync(string sessionId) => Task.FromResult(_store.HasLiveRecord(sessionId));
+
+    protected override void LowerLimits(BitsBlockBudget budget) => _store = new InMemoryBitsUploadStore(budget: budget);
+
+    protected override Task StageForeignBlocksAsync(string destination, int count)
+    {
+        _store.StageForeignBlocks(destination, count);
+        return Task.CompletedTask;
+    }
+
+    protected override Task ExpireUncommittedAsync(string destination)
+    {
+        _store.ExpireUncommitted(destination);
+        return Task.CompletedTask;
+    }
 }

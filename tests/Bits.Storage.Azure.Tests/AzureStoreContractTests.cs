@@ -1,3 +1,4 @@
+using Azure.Storage.Blobs.Specialized;
 using Bits.Protocol;
 using Bits.Testing;
 
@@ -22,6 +23,20 @@ public sealed class AzureStoreContractTests(AzuriteFixture azurite) : BitsUpload
         (await Harness.StagedBlobsAsync(session.Id)).Count + (await Harness.UncommittedBlocksAsync(session.Destination, session.Id)).Count;
 
     protected override Task<bool> ListedAsync(string destination) => Harness.ListedAsync(destination);
+
+    protected override void LowerLimits(BitsBlockBudget budget) => Harness.LowerLimits(budget);
+
+    protected override async Task StageForeignBlocksAsync(string destination, int count)
+    {
+        var blob = Harness.Uploads.GetBlockBlobClient(destination);
+        var owner = AzureBitsUploadStore.SessionKey(BitsSessionIds.NewId());
+        for (var i = 0; i < count; i++)
+        {
+            await blob.StageBlockAsync(AzureBitsUploadStore.BlockId(owner, i, 1), new MemoryStream([0]), cancellationToken: Ct);
+        }
+    }
+
+    protected override Task ExpireUncommittedAsync(string destination) => Harness.Uploads.DeleteBlobIfExistsAsync(destination, cancellationToken: Ct);
 
     protected override async Task<bool> SessionRecordExistsAsync(string sessionId) =>
         (await Harness.Sessions.GetEntityIfExistsAsync<global::Azure.Data.Tables.TableEntity>(sessionId, AzureBitsUploadStore.SessionRowKey, cancellationToken: Ct)).HasValue;

@@ -15,6 +15,8 @@ namespace Bits.Storage.Azure.Tests;
 /// <summary>An Azure store on the shared Azurite, with its own table and containers.</summary>
 public sealed class StorageHarness
 {
+    private readonly TimeProvider _time;
+
     public StorageHarness(string connectionString, TimeProvider? time = null)
     {
         var suffix = Guid.NewGuid().ToString("N")[..12];
@@ -27,20 +29,19 @@ public sealed class StorageHarness
         };
         var blobOptions = new BlobClientOptions();
         blobOptions.AddPolicy(Counter, HttpPipelinePosition.PerCall);
+        blobOptions.AddPolicy(BlockLimit, HttpPipelinePosition.PerCall);
         var tableOptions = new TableClientOptions();
         tableOptions.AddPolicy(Counter, HttpPipelinePosition.PerCall);
         Blobs = new BlobServiceClient(connectionString, blobOptions);
         Tables = new TableServiceClient(connectionString, tableOptions);
-        Store = new AzureBitsUploadStore(
-            Blobs,
-            Tables,
-            Microsoft.Extensions.Options.Options.Create(Options),
-            Microsoft.Extensions.Options.Options.Create(new BitsServerOptions()),
-            time ?? TimeProvider.System,
-            NullLogger<AzureBitsUploadStore>.Instance);
+        _time = time ?? TimeProvider.System;
+        Store = NewStore();
     }
 
     public RequestCounter Counter { get; } = new();
+
+    /// <summary>Azure's uncommitted-block limit, which Azurite does not enforce; unlimited until <see cref="LowerLimits"/>.</summary>
+    public BlockLimitPolicy BlockLimit { get; } = new();
 
     public AzureBitsStorageOptions Options { get; }
 
@@ -48,7 +49,23 @@ public sealed class StorageHarness
 
     public TableServiceClient Tables { get; }
 
-    public AzureBitsUploadStore Store { get; }
+    public AzureBitsUploadStore Store { get; private set; }
+
+    /// <summary>Replaces <see cref="Store"/> by one with <paramref name="budget"/> (same storage), and enforces its uncommitted limit.</summary>
+    public void LowerLimits(BitsBlockBudget budget)
+    {
+        Options.BlockBudget = budget;
+        BlockLimit.MaxUncommittedBlocks = budget.MaxUncommittedBlocks;
+        Store = NewStore();
+    }
+
+    private AzureBitsUploadStore NewStore() => new(
+        Blobs,
+        Tables,
+        Microsoft.Extensions.Options.Options.Create(Options),
+        Microsoft.Extensions.Options.Options.Create(new BitsServerOptions()),
+        _time,
+        NullLogger<AzureBitsUploadStore>.Instance);
 
     public BlobContainerClient Staging => Blobs.GetBlobContainerClient(Options.StagingContainer);
 

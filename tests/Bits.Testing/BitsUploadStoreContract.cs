@@ -22,6 +22,21 @@ public abstract partial class BitsUploadStoreContract
     /// <summary>Whether the live session record (not its tombstone) still exists.</summary>
     protected abstract Task<bool> SessionRecordExistsAsync(string sessionId);
 
+    /// <summary>
+    /// From now on, <see cref="Store"/> (on the same storage) has the lowered <paramref name="budget"/>, and the storage
+    /// refuses a blob's block beyond <see cref="BitsBlockBudget.MaxUncommittedBlocks"/> as Azure does.
+    /// </summary>
+    protected abstract void LowerLimits(BitsBlockBudget budget);
+
+    /// <summary>Stages <paramref name="count"/> uncommitted blocks of a writer that is no session of this store on the destination.</summary>
+    protected abstract Task StageForeignBlocksAsync(string destination, int count);
+
+    /// <summary>Drops every uncommitted block on the destination, as storage's 7-day expiry does.</summary>
+    protected abstract Task ExpireUncommittedAsync(string destination);
+
+    /// <summary>Lowered limits: a 5 KiB fragment file of 100 fragments exceeds both block limits five times over.</summary>
+    protected static BitsBlockBudget TinyLimits { get; } = new(MaxCommittedBlocks: 20, MaxUncommittedBlocks: 24, SegmentBytes: 64 * 1024);
+
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     protected static string NewDestination() => $"contract/{Guid.NewGuid():N}/file name+1.bin";
@@ -346,6 +361,71 @@ public abstract partial class BitsUploadStoreContract
         Assert.Equal(0, await CountStagedAsync(session));
     }
 
+    [Fact]
+    public async Task Stage_MoreFragmentsThanTheBlockLimitsAllow_CoalescesAndPublishesByteIdentical()
+    {
+        LowerLimits(TinyLimits);
+        var data = RandomBytes(100 * 5 * 1024, 50);
+        var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 5 * 1024);
+
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
+        Assert.Equal(data, await ReadPublishedAsync(session.Destination));
+        Assert.Equal(0, await CountStagedAsync(session));
+    }
+
+    [Fact]
+    public async Task Stage_WhileAnotherSessionHoldsItsShareOfTheUncommittedLimit_BothStayWithinIt_AndTheFirstCloseWins()
+    {
+        LowerLimits(TinyLimits);
+        var destination = NewDestination();
+        var first = RandomBytes(100 * 5 * 1024, 51);
+        var second = RandomBytes(100 * 5 * 1024, 52);
+        var earlier = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 5 * 1024, upTo: first.Length - 5 * 1024);
+
+        var later = await StageAllAsync(await NewSessionAsync(destination, second.Length), second, 5 * 1024);
+
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(later, allowOverwrite: false, Ct));
+        Assert.Equal(second, await ReadPublishedAsync(destination));
+        Assert.Equal(BitsSessionState.Discarded, (await Store.GetSessionAsync(earlier.Id, Ct))!.State);
+    }
+
+    [Fact]
+    public async Task Stage_OnABlobOthersFilledToTheLimit_CoalescesEverything_CloseWaitsForRoom_ThenPublishesByteIdentical()
+    {
+        LowerLimits(TinyLimits);
+        var destination = NewDestination();
+        await StageForeignBlocksAsync(destination, TinyLimits.MaxUncommittedBlocks);
+        var data = RandomBytes(30 * 5 * 1024, 53);
+
+        // Every Fragment is still stored and recorded (in the session's segment: the blob has no room for a block).
+        var session = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 5 * 1024);
+        Assert.Equal(data.Length, session.ReceivedLength);
+        await Assert.ThrowsAsync<BitsStoreUnavailableException>(() => Store.PublishAsync(session, allowOverwrite: false, Ct));
+
+        // The others' blocks expire: the retried Close moves the segment in as one block and publishes.
+        await ExpireUncommittedAsync(destination);
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
+        Assert.Equal(data, await ReadPublishedAsync(destination));
+        Assert.Equal(0, await CountStagedAsync(session));
+    }
+
+    [Fact]
+    public async Task Stage_ARetransmitIntoTheSegment_IsNotAppendedTwice()
+    {
+        LowerLimits(TinyLimits);
+        var data = RandomBytes(100 * 5 * 1024, 54);
+        var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 5 * 1024, upTo: 40 * 5 * 1024);
+
+        // The same range again through the session as it was (a lost response), then recorded with "already staged".
+        var offset = (int)session.ReceivedLength;
+        Assert.Null(await Store.StageAsync(Stale(session), offset, data.AsMemory(offset, 5 * 1024), alreadyStaged: false, Ct));
+        session = (await Store.StageAsync(session, offset, data.AsMemory(offset, 5 * 1024), alreadyStaged: true, Ct))!;
+        session = await StageAllAsync(session, data, 7 * 1024);
+
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
+        Assert.Equal(data, await ReadPublishedAsync(session.Destination));
+    }
+
     [Theory]
     [InlineData(BitsSessionState.Cancelled)]
     [InlineData(BitsSessionState.Discarded)]
@@ -407,6 +487,19 @@ public abstract partial class BitsUploadStoreContract
 
         Assert.Equal(data, await ReadPublishedAsync(session.Destination));
         Assert.Equal(BitsSessionState.Closed, (await Store.GetSessionAsync(session.Id, Ct))!.State);
+    }
+
+    [Fact]
+    public async Task Discard_OfACoalescingSession_RemovesItsSegment()
+    {
+        LowerLimits(TinyLimits);
+        var data = RandomBytes(100 * 5 * 1024, 55);
+        var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 5 * 1024, upTo: 50 * 5 * 1024);
+
+        await Store.DiscardAsync(session, BitsSessionState.Cancelled, Ct);
+
+        Assert.Equal(0, await CountStagedAsync(session));
+        Assert.False(await ListedAsync(session.Destination));
     }
 
     [Theory]

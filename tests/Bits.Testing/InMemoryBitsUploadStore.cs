@@ -16,7 +16,12 @@ namespace Bits.Testing;
 /// </summary>
 /// <param name="time">Clock for last activity and tombstone expiry; <see cref="TimeProvider.System"/> when null.</param>
 /// <param name="tombstoneLifetime">How long tombstones last (<see cref="BitsServerOptions.TombstoneLifetime"/>); 14 days when null.</param>
-public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan? tombstoneLifetime = null) : IBitsUploadStore, IBitsExpiryStore, IBitsEventStore
+/// <param name="budget">
+/// The block limits it enforces like storage does (a commit naming more than <see cref="BitsBlockBudget.MaxCommittedBlocks"/>
+/// fails, a blob holding <see cref="BitsBlockBudget.MaxUncommittedBlocks"/> refuses another block) and the coalescing it
+/// does to stay within them (segments of <see cref="BitsBlockBudget.SegmentBytes"/> moved in as one block); Azure's when null.
+/// </param>
+public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan? tombstoneLifetime = null, BitsBlockBudget? budget = null) : IBitsUploadStore, IBitsExpiryStore, IBitsEventStore
 {
     private const string Layout = "blocks";
 
@@ -25,6 +30,8 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     private readonly Dictionary<string, Blob> _blobs = new(StringComparer.Ordinal);
     private readonly HashSet<string> _overwritten = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _eventsDue = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string SessionId, long Start), List<byte>> _segments = [];
+    private readonly BitsBlockBudget _budget = budget ?? BitsBlockBudget.Azure;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly TimeSpan _tombstoneLifetime = tombstoneLifetime ?? new BitsServerOptions().TombstoneLifetime;
     private long _version;
@@ -71,6 +78,36 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     /// <summary>Stage (Put Block) calls so far, including those whose record write then failed.</summary>
     public int BlocksStaged { get; private set; }
 
+    /// <summary>Segments moved into a blob as one block so far (each a server-side copy of its bytes).</summary>
+    public int SegmentsMoved { get; private set; }
+
+    /// <summary>Drops every uncommitted block on a destination, as storage's 7-day expiry does.</summary>
+    public void ExpireUncommitted(string destination, string? container = null)
+    {
+        lock (_gate)
+        {
+            if (_blobs.TryGetValue(Key(container, destination), out var blob))
+            {
+                blob.Uncommitted.Clear();
+                DropIfEmpty(Key(container, destination));
+            }
+        }
+    }
+
+    /// <summary>Adds uncommitted blocks of another session to a destination, as a foreign writer would (fills its limit).</summary>
+    public void StageForeignBlocks(string destination, int count, string? container = null)
+    {
+        lock (_gate)
+        {
+            var blob = BlobFor(Key(container, destination));
+            var owner = BitsSessionIds.NewId();
+            for (var i = 0; i < count; i++)
+            {
+                blob.Uncommitted[BlockId(owner, i, 1)] = new Block(owner, i, [0]);
+            }
+        }
+    }
+
     private static string PrivatePrefix => "private:";
 
     /// <summary>The bytes a session has recorded as received, read from its staged blocks (empty when it holds none).</summary>
@@ -94,7 +131,8 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         lock (_gate)
         {
             return _blobs.Values.Sum(b => b.Uncommitted.Values.Count(block => block.SessionId == session.Id))
-                + (_blobs.ContainsKey(PrivatePrefix + session.Id) ? 1 : 0);
+                + (_blobs.ContainsKey(PrivatePrefix + session.Id) ? 1 : 0)
+                + _segments.Keys.Count(k => k.SessionId == session.Id);
         }
     }
 
@@ -171,11 +209,20 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
                 throw new BitsSessionGoneException($"Session {session.Id} was staged by an earlier version.");
             }
 
-            if (!alreadyStaged && !data.IsEmpty)
+            var current = _sessions.GetValueOrDefault(session.Id);
+            var progress = current is { IsTombstone: false } ? current.Progress : default;
+            var moved = (long?)null;
+            if (!data.IsEmpty)
             {
-                // Put Block succeeds whatever the session record says (also after another session's commit).
-                BlocksStaged++;
-                BlobFor(BlobKey(session)).Uncommitted[BlockId(session.Id, offset, data.Length)] = new Block(session.Id, offset, data.ToArray());
+                // Put Block (or an append to the session's segment) succeeds whatever the record says (also after
+                // another session's commit).
+                var staged = StageBytes(session, progress, offset, data.Span, alreadyStaged);
+                if (staged is null)
+                {
+                    return Task.FromResult<BitsSession?>(null);
+                }
+
+                (progress, moved) = staged.Value;
             }
 
             // The record write, conditional on the version the caller knows (a missing live record is a 404 in Azure).
@@ -191,11 +238,85 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
                 return Task.FromResult<BitsSession?>(null);
             }
 
+            if (moved is { } start)
+            {
+                _segments.Remove((session.Id, start));
+            }
+
             var updated = entry.Session with { ReceivedLength = offset + data.Length, Version = NextVersion(), LastActivity = _time.GetUtcNow() };
-            _sessions[session.Id] = entry with { Session = updated };
+            _sessions[session.Id] = entry with { Session = updated, Progress = progress };
             return Task.FromResult<BitsSession?>(updated);
         }
     }
+
+    /// <summary>As the Azure store: a block of its own while the budget lasts and the blob has room, else the segment.</summary>
+    private (Progress Next, long? Moved)? StageBytes(BitsSession session, Progress progress, long offset, ReadOnlySpan<byte> data, bool alreadyStaged)
+    {
+        var total = session.TotalLength ?? offset + data.Length;
+        var blob = BlobFor(BlobKey(session));
+        var id = BlockId(session.Id, offset, data.Length);
+        if (progress.Segment is null && !_budget.ShouldCoalesce(progress.Blocks, offset, data.Length, total))
+        {
+            if (alreadyStaged)
+            {
+                return (progress with { Blocks = progress.Blocks + 1 }, null);
+            }
+
+            if (HasRoom(blob, id))
+            {
+                BlocksStaged++;
+                blob.Uncommitted[id] = new Block(session.Id, offset, data.ToArray());
+                return (progress with { Blocks = progress.Blocks + 1 }, null);
+            }
+        }
+
+        var start = progress.Segment ?? offset;
+        if (!_segments.TryGetValue((session.Id, start), out var segment))
+        {
+            if (offset != start)
+            {
+                return null; // moved by a racing call: read again
+            }
+
+            _segments[(session.Id, start)] = segment = [];
+        }
+
+        var position = offset - start;
+        if (segment.Count < position)
+        {
+            throw new BitsSessionGoneException($"Session {session.Id}: its segment at {start} holds fewer bytes than recorded.");
+        }
+
+        if (segment.Count < position + data.Length)
+        {
+            segment.AddRange(data[(int)(segment.Count - position)..]);
+        }
+
+        var end = offset + data.Length;
+        var crossed = (offset - start) / _budget.SegmentBytes < (end - start) / _budget.SegmentBytes;
+        if ((crossed || end == total) && MoveSegment(session, blob, segment, start, end))
+        {
+            return (new Progress(progress.Blocks + 1, end), start);
+        }
+
+        return (progress with { Segment = start }, null);
+    }
+
+    private bool MoveSegment(BitsSession session, Blob blob, List<byte> segment, long start, long end)
+    {
+        var id = BlockId(session.Id, start, end - start);
+        if (!HasRoom(blob, id))
+        {
+            return false;
+        }
+
+        SegmentsMoved++;
+        blob.Uncommitted[id] = new Block(session.Id, start, segment.Take((int)(end - start)).ToArray());
+        return true;
+    }
+
+    /// <summary>Storage's uncommitted limit: a new block id on a full blob is refused (409 BlockCountExceedsLimit); a rewrite is not.</summary>
+    private bool HasRoom(Blob blob, string id) => blob.Uncommitted.ContainsKey(id) || blob.Uncommitted.Count < _budget.MaxUncommittedBlocks;
 
     public Task<bool> DestinationExistsAsync(string? container, string destination, CancellationToken cancellationToken)
     {
@@ -214,7 +335,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
                 throw new BitsSessionGoneException($"Session {session.Id} was staged by an earlier version.");
             }
 
-            if (!_sessions.ContainsKey(session.Id))
+            if (!_sessions.TryGetValue(session.Id, out var live))
             {
                 throw new InvalidOperationException($"Session {session.Id} does not exist.");
             }
@@ -227,8 +348,20 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
                 return Task.FromResult(PublishResult.Published);
             }
 
+            // The tail a final Fragment could not move (its blob was full then) moves now, or the Close is retried.
+            var total = session.TotalLength ?? 0;
+            if (!live.IsTombstone && live.Progress.Segment is { } tail && tail < total && _segments.TryGetValue((session.Id, tail), out var segment)
+                && !MoveSegment(session, BlobFor(BlobKey(session)), segment, tail, total))
+            {
+                throw new BitsStoreUnavailableException($"The blob of session {session.Id} holds the most uncommitted blocks storage allows.");
+            }
+
             var source = _blobs.GetValueOrDefault(BlobKey(session));
-            var chain = source is null ? null : Chain(source, session.Id, session.TotalLength ?? 0);
+            var chain = source is null ? null : Chain(source, session.Id, total);
+            if (chain?.Count > _budget.MaxCommittedBlocks)
+            {
+                throw new BitsStoreUnavailableException($"Session {session.Id} staged {chain.Count} blocks, more than one commit may name.");
+            }
             if (chain is null)
             {
                 EndSession(session, BitsSessionState.Discarded);
@@ -412,6 +545,11 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     /// </summary>
     private void CleanUp(BitsSession session)
     {
+        foreach (var segment in _segments.Keys.Where(k => k.SessionId == session.Id).ToList())
+        {
+            _segments.Remove(segment);
+        }
+
         if (session.PrivateStaging)
         {
             _blobs.Remove(PrivatePrefix + session.Id);
@@ -505,8 +643,13 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         public Dictionary<string, Block> Uncommitted { get; } = new(StringComparer.Ordinal);
     }
 
+    /// <summary>The record's block count and, once coalescing, the start of the open segment (as the Azure row's).</summary>
+    private readonly record struct Progress(long Blocks, long? Segment);
+
     private sealed record Entry(BitsSession Session)
     {
+        public Progress Progress { get; init; }
+
         /// <summary>When the tombstone expires (null for live sessions).</summary>
         public DateTimeOffset? ExpiresAt { get; init; }
 

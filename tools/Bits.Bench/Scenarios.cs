@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
@@ -9,7 +8,7 @@ using Bits.Load;
 
 namespace Bits.Bench;
 
-/// <summary>Throughput of one way of writing the same bytes: MiB/s over the fragment phase and per-fragment latencies.</summary>
+/// <summary>Throughput of one way of writing the same bytes: MiB/s over a timed phase and per-fragment latencies.</summary>
 public sealed record ThroughputResult(long Bytes, TimeSpan Elapsed, IReadOnlyList<TimeSpan> Latencies, long AllocatedBytes)
 {
     /// <summary>Bytes this process allocated per fragment during the timed phase (GC.GetTotalAllocatedBytes).</summary>
@@ -18,141 +17,168 @@ public sealed record ThroughputResult(long Bytes, TimeSpan Elapsed, IReadOnlyLis
     public double MiBPerSecond => Bytes / 1048576.0 / Elapsed.TotalSeconds;
 }
 
-/// <summary>A BITS run: the fragment phase, what the server recorded per request, and the Close-Session (publish).</summary>
-public sealed record BitsResult(ThroughputResult Fragments, IReadOnlyList<RequestScope> FragmentScopes, IReadOnlyList<TimeSpan> CloseLatencies, IReadOnlyList<RequestScope> CloseScopes)
+/// <summary>
+/// One run of the direct baseline: <see cref="EndToEnd"/> from the first blob's creation to the last session's last
+/// append (what a user of the SDK would wait for); <see cref="Fragments"/> the append phase alone.
+/// </summary>
+public sealed record DirectResult(ThroughputResult EndToEnd, ThroughputResult Fragments);
+
+/// <summary>
+/// A BITS run: <see cref="EndToEnd"/> from the first Create-Session to the last Close-Session Ack (what a user waits
+/// for), the fragment phase alone, the Close-Session latencies, and what the server recorded per request.
+/// </summary>
+public sealed record BitsResult(ThroughputResult EndToEnd, ThroughputResult Fragments, IReadOnlyList<TimeSpan> CloseLatencies, IReadOnlyList<RequestScope> Scopes)
 {
-    /// <summary>Arrays of 64 KiB or more the shared ArrayPool allocated during the fragment phase (not reused ones).</summary>
+    /// <summary>Arrays of 64 KiB or more the shared ArrayPool allocated during the run (not reused ones).</summary>
     public (long Count, long Bytes) PoolAllocations { get; init; }
+
+    public IEnumerable<RequestScope> FragmentScopes => Scopes.Where(s => s.PacketType.Equals("Fragment", StringComparison.OrdinalIgnoreCase));
+
+    public IEnumerable<RequestScope> CloseScopes => Scopes.Where(s => s.PacketType.Equals("Close-Session", StringComparison.OrdinalIgnoreCase));
 }
 
 public static class Scenarios
 {
-    /// <summary>The store's default staging segment size (<c>BitsStorage:SegmentBytes</c>): the baseline rolls over like the server.</summary>
-    public const long SegmentBytes = 250_000_000;
-
     /// <summary>
-    /// The direct baseline: the server's storage call pattern without the server. Per session an append blob segment is
-    /// created, then each fragment is one AppendBlock with If-Append-Position (and the max-size condition), segments
-    /// rolling over like the store's; with <paramref name="table"/>, each fragment first does the server's session-row
-    /// point read. Sessions run concurrently, fragments of one session in order.
+    /// The direct baseline: the same bytes written straight to storage with the Azure SDK, no server. Per session one
+    /// append blob is created, then each fragment is one Append Block with If-Append-Position (the storage-checked
+    /// offset a resumable upload needs). Sessions run concurrently, fragments of one session in order. The clock runs
+    /// from the first create to the last append, like the BITS run's from the first Create-Session to the last Close.
     /// </summary>
-    public static async Task<ThroughputResult> DirectAsync(BlobContainerClient staging, TableClient? table, byte[] data, int fragment, int sessions, CancellationToken ct)
+    public static async Task<DirectResult> DirectAsync(BlobContainerClient container, byte[] data, int fragment, int sessions, CancellationToken ct)
     {
         var perSession = data.Length / sessions;
         var run = Guid.NewGuid().ToString("N");
         var latencies = new List<TimeSpan>[sessions];
-        for (var i = 0; i < sessions; i++)
-        {
-            latencies[i] = [];
-            await Segment(staging, run, i, 0).CreateIfNotExistsAsync(cancellationToken: ct);
-            if (table is not null)
-            {
-                await table.AddEntityAsync(new TableEntity($"{run}-{i}", "session") { ["Destination"] = "bench.bin", ["SegmentBytes"] = SegmentBytes }, ct);
-            }
-        }
-
+        var firstAppend = new long[sessions];
+        var lastAppend = new long[sessions];
         var allocated = GC.GetTotalAllocatedBytes();
         var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, sessions).Select(async i =>
         {
+            latencies[i] = [];
+            var blob = container.GetAppendBlobClient(string.Create(CultureInfo.InvariantCulture, $"{run}/{i}.bin"));
+            await blob.CreateAsync(cancellationToken: ct);
+            firstAppend[i] = stopwatch.ElapsedTicks;
             for (long offset = 0; offset < perSession; offset += fragment)
             {
                 var length = (int)Math.Min(fragment, perSession - offset);
                 var started = Stopwatch.GetTimestamp();
-                if (table is not null)
+                using var content = new MemoryStream(data, (int)((i * (long)perSession) + offset), length, writable: false);
+                await blob.AppendBlockAsync(content, new AppendBlobAppendBlockOptions
                 {
-                    await table.GetEntityIfExistsAsync<TableEntity>($"{run}-{i}", "session", cancellationToken: ct);
-                }
-
-                // Like AzureBitsUploadStore.AppendAsync: split at segment boundaries, open the next segment when one fills.
-                for (long position = offset, end = offset + length; position < end;)
-                {
-                    var index = position / SegmentBytes;
-                    var within = position - (index * SegmentBytes);
-                    var count = (int)Math.Min(end - position, SegmentBytes - within);
-                    using var content = new MemoryStream(data, (int)((i * (long)perSession) + position), count, writable: false);
-                    await Segment(staging, run, i, index).AppendBlockAsync(content, new AppendBlobAppendBlockOptions
-                    {
-                        Conditions = new AppendBlobRequestConditions { IfAppendPositionEqual = within, IfMaxSizeLessThanOrEqual = SegmentBytes },
-                    }, ct);
-                    position += count;
-                    if (within + count == SegmentBytes)
-                    {
-                        await Segment(staging, run, i, index + 1).CreateIfNotExistsAsync(cancellationToken: ct);
-                    }
-                }
-
+                    Conditions = new AppendBlobRequestConditions { IfAppendPositionEqual = offset },
+                }, ct);
                 latencies[i].Add(Stopwatch.GetElapsedTime(started));
             }
+
+            lastAppend[i] = stopwatch.ElapsedTicks;
         }));
         var elapsed = stopwatch.Elapsed;
         allocated = GC.GetTotalAllocatedBytes() - allocated;
 
-        await foreach (var blob in staging.GetBlobsAsync(new GetBlobsOptions { Prefix = run + "/" }, ct))
+        await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = run + "/" }, ct))
         {
-            await staging.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
+            await container.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
         }
 
-        return new ThroughputResult((long)perSession * sessions, elapsed, latencies.SelectMany(l => l).ToList(), allocated);
+        var all = latencies.SelectMany(l => l).ToList();
+        var bytes = (long)perSession * sessions;
+        return new DirectResult(
+            new ThroughputResult(bytes, elapsed, all, allocated),
+            new ThroughputResult(bytes, Phase(firstAppend, lastAppend), all, allocated));
     }
 
     /// <summary>
-    /// The same bytes as BITS uploads through the host with the .NET client: Create-Session per session, then the
-    /// fragments of each session in order (sessions concurrently), timed; then Close-Session (the publish), timed apart.
+    /// The same bytes as BITS uploads through the host with the .NET client, each session Create-Session, its
+    /// fragments in order, Close-Session (sessions concurrently). The clock runs from the first Create-Session to the
+    /// last Close-Session Ack; the fragment phase and each Close are also timed apart.
     /// </summary>
     public static async Task<BitsResult> BitsAsync(BitsUploadClient client, Func<string, Uri> url, StorageMeter meter, PoolListener pool, byte[] data, int fragment, int sessions, string label, CancellationToken ct)
     {
         var perSession = data.Length / sessions;
         var urls = Enumerable.Range(0, sessions).Select(i => url(string.Create(CultureInfo.InvariantCulture, $"bench/{label}/{Guid.NewGuid():N}-{i}.bin"))).ToList();
-        var ids = new string[sessions];
-        for (var i = 0; i < sessions; i++)
-        {
-            var created = await client.CreateSessionAsync(urls[i], ct: ct);
-            ids[i] = created.IsSuccess && created.SessionId is { } id ? id : throw new InvalidOperationException($"Create-Session failed: {created}");
-        }
-
-        meter.Take();
         var latencies = new List<TimeSpan>[sessions];
-        var allocated = GC.GetTotalAllocatedBytes();
+        var closes = new TimeSpan[sessions];
+        var firstFragment = new long[sessions];
+        var lastFragment = new long[sessions];
+        meter.Take();
         pool.Take();
+        var allocated = GC.GetTotalAllocatedBytes();
         var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, sessions).Select(async i =>
         {
             latencies[i] = [];
+            var created = await client.CreateSessionAsync(urls[i], ct: ct);
+            var id = created.IsSuccess && created.SessionId is { } s ? s : throw new InvalidOperationException($"Create-Session failed: {created}");
+            firstFragment[i] = stopwatch.ElapsedTicks;
             for (long offset = 0; offset < perSession; offset += fragment)
             {
                 var length = (int)Math.Min(fragment, perSession - offset);
                 var started = Stopwatch.GetTimestamp();
-                var ack = await client.SendFragmentAsync(urls[i], ids[i], data.AsMemory((int)((i * (long)perSession) + offset), length), offset, perSession, ct: ct);
+                var ack = await client.SendFragmentAsync(urls[i], id, data.AsMemory((int)((i * (long)perSession) + offset), length), offset, perSession, ct: ct);
                 latencies[i].Add(Stopwatch.GetElapsedTime(started));
                 if (ack.StatusCode != 200 || ack.ReceivedContentRange != offset + length)
                 {
                     throw new InvalidOperationException($"Fragment at {offset} of session {i} was answered {ack}");
                 }
             }
-        }));
-        var elapsed = stopwatch.Elapsed;
-        allocated = GC.GetTotalAllocatedBytes() - allocated;
-        var pooled = pool.Take();
-        var fragmentScopes = meter.Take();
 
-        var closeLatencies = new List<TimeSpan>();
-        for (var i = 0; i < sessions; i++)
-        {
-            var started = Stopwatch.GetTimestamp();
-            var closed = await client.CloseSessionAsync(urls[i], ids[i], ct);
-            closeLatencies.Add(Stopwatch.GetElapsedTime(started));
+            lastFragment[i] = stopwatch.ElapsedTicks;
+            var closing = Stopwatch.GetTimestamp();
+            var closed = await client.CloseSessionAsync(urls[i], id, ct);
+            closes[i] = Stopwatch.GetElapsedTime(closing);
             if (closed.StatusCode != 200)
             {
                 throw new InvalidOperationException($"Close-Session of session {i} was answered {closed}");
             }
+        }));
+        var elapsed = stopwatch.Elapsed;
+        allocated = GC.GetTotalAllocatedBytes() - allocated;
+        var all = latencies.SelectMany(l => l).ToList();
+        var bytes = (long)perSession * sessions;
+        return new BitsResult(
+            new ThroughputResult(bytes, elapsed, all, allocated),
+            new ThroughputResult(bytes, Phase(firstFragment, lastFragment), all, allocated),
+            closes,
+            meter.Take())
+        {
+            PoolAllocations = pool.Take(),
+        };
+    }
+
+    /// <summary>
+    /// Close-Session latency of one upload of <paramref name="size"/> bytes in <paramref name="fragment"/> fragments
+    /// (contents cycle through <paramref name="data"/>, so sizes beyond it need no more memory); the published blob is
+    /// deleted afterwards. Returns the Close latency and the storage requests the host made for it.
+    /// </summary>
+    public static async Task<(TimeSpan Close, int StorageRequests)> CloseLatencyAsync(BitsUploadClient client, Uri url, StorageMeter meter, byte[] data, long size, int fragment, CancellationToken ct)
+    {
+        var created = await client.CreateSessionAsync(url, ct: ct);
+        var id = created.IsSuccess && created.SessionId is { } s ? s : throw new InvalidOperationException($"Create-Session failed: {created}");
+        var slices = data.Length / fragment;
+        for (long offset = 0; offset < size; offset += fragment)
+        {
+            var length = (int)Math.Min(fragment, size - offset);
+            var start = (int)(offset / fragment % slices) * fragment;
+            var ack = await client.SendFragmentAsync(url, id, data.AsMemory(start, length), offset, size, ct: ct);
+            if (ack.StatusCode != 200 || ack.ReceivedContentRange != offset + length)
+            {
+                throw new InvalidOperationException($"Fragment at {offset} of a {size}-byte upload was answered {ack}");
+            }
         }
 
-        var closeScopes = meter.Take();
-        return new BitsResult(new ThroughputResult((long)perSession * sessions, elapsed, latencies.SelectMany(l => l).ToList(), allocated), fragmentScopes, closeLatencies, closeScopes)
+        meter.Take();
+        var started = Stopwatch.GetTimestamp();
+        var closed = await client.CloseSessionAsync(url, id, ct);
+        var latency = Stopwatch.GetElapsedTime(started);
+        if (closed.StatusCode != 200)
         {
-            PoolAllocations = pooled,
-        };
+            throw new InvalidOperationException($"Close-Session of a {size}-byte upload was answered {closed}");
+        }
+
+        var requests = meter.Take().Where(s => s.PacketType.Equals("Close-Session", StringComparison.OrdinalIgnoreCase)).Sum(s => s.Reads + s.Writes);
+        return (latency, requests);
     }
 
     /// <summary>Sequential Pings after a warm-up; client-side latency of each.</summary>
@@ -178,6 +204,7 @@ public static class Scenarios
         return latencies;
     }
 
-    private static AppendBlobClient Segment(BlobContainerClient staging, string run, int session, long index) =>
-        staging.GetAppendBlobClient(string.Create(CultureInfo.InvariantCulture, $"{run}/{session}/{index:D6}"));
+    /// <summary>The wall time from the earliest start to the latest end (Stopwatch ticks) over concurrent sessions.</summary>
+    private static TimeSpan Phase(long[] starts, long[] ends) =>
+        TimeSpan.FromSeconds((ends.Max() - starts.Min()) / (double)Stopwatch.Frequency);
 }

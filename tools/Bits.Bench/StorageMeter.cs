@@ -22,20 +22,22 @@ public sealed class RequestScope(string packetType, string contentRange)
     /// <summary>The request's Content-Range (Fragments), e.g. <c>bytes 0-1048575/268435456</c>.</summary>
     public string ContentRange { get; } = contentRange;
 
-    /// <summary>A Fragment after the first of its session (the first one also records the file size in the session row).</summary>
-    public bool IsSteadyStateFragment => PacketType.Equals("Fragment", StringComparison.OrdinalIgnoreCase) && !ContentRange.StartsWith("bytes 0-", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>
-    /// Whether the Fragment's bytes span two staging segments of <paramref name="segmentBytes"/> (the store then makes
-    /// two appends and creates the next segment).
+    /// A Fragment after the first of its session (which also records the file size in the session row) and before its
+    /// last (which reads the session afresh before acknowledging the whole file): the hot path.
     /// </summary>
-    public bool CrossesSegment(long segmentBytes)
+    public bool IsSteadyStateFragment
     {
-        var parts = ContentRange.Replace("bytes ", string.Empty, StringComparison.OrdinalIgnoreCase).Split('-', '/');
-        return parts.Length == 3
-            && long.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var first)
-            && long.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var last)
-            && (first / segmentBytes != last / segmentBytes || (last + 1) % segmentBytes == 0);
+        get
+        {
+            var parts = ContentRange.Replace("bytes ", string.Empty, StringComparison.OrdinalIgnoreCase).Split('-', '/');
+            return PacketType.Equals("Fragment", StringComparison.OrdinalIgnoreCase)
+                && parts.Length == 3
+                && long.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var first)
+                && long.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var last)
+                && long.TryParse(parts[2], System.Globalization.CultureInfo.InvariantCulture, out var total)
+                && first > 0 && last + 1 < total;
+        }
     }
 
     public TimeSpan ServerTime { get; set; }
@@ -82,9 +84,6 @@ public sealed class StorageMeter : HttpPipelinePolicy, IStartupFilter
 {
     private static readonly AsyncLocal<RequestScope?> Current = new();
     private readonly List<RequestScope> _scopes = [];
-
-    /// <summary>Header names of the first Append Block the host sent (shows whether the SDK adds a content checksum).</summary>
-    public string? AppendHeaders { get; private set; }
 
     /// <summary>The scopes recorded since the last <see cref="Take"/>, in completion order.</summary>
     public List<RequestScope> Take()
@@ -147,13 +146,8 @@ public sealed class StorageMeter : HttpPipelinePolicy, IStartupFilter
         next(app);
     };
 
-    private void Record(HttpMessage message, TimeSpan elapsed)
+    private static void Record(HttpMessage message, TimeSpan elapsed)
     {
-        if (AppendHeaders is null && message.Request.Uri.Query.Contains("comp=appendblock", StringComparison.OrdinalIgnoreCase))
-        {
-            AppendHeaders = string.Join(", ", message.Request.Headers.Select(h => h.Name).Order(StringComparer.OrdinalIgnoreCase));
-        }
-
         if (Current.Value is not { } scope)
         {
             return;
