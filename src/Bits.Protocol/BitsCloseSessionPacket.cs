@@ -23,6 +23,12 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         switch (session!.State)
         {
             case BitsSessionState.Closed:
+                if (session.PendingEvent is not null)
+                {
+                    // A crash or a queue failure after the publish left the event unsent: this repeated Close sends it.
+                    await handler.Events.DeliverAsync(session, area!, cancellationToken);
+                }
+
                 return BitsResponse.Ok().WithSession(echo);
             case BitsSessionState.Cancelled:
                 return BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session was cancelled."), request);
@@ -83,6 +89,9 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         }
 
         var started = handler.Time.GetTimestamp();
+
+        // Before the commit, so that a crash at any later step leaves the owed event recorded (at least once).
+        session = await handler.Events.MarkAsync(session, area, cancellationToken);
         var result = await Store.PublishAsync(session, area.AllowOverwrites, cancellationToken);
         switch (result)
         {
@@ -100,7 +109,7 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         BitsObservability.PublishDuration.Record(elapsed.TotalMilliseconds);
         BitsObservability.ActiveSessions.Add(-1);
         BitsProtocolHandler.Log.Published(handler.Logger, session.Id, DestinationPath.ForLog(session.Destination)!, total, elapsed.TotalMilliseconds);
-        await handler.SendCompletionEventAsync(session, area, total, cancellationToken);
+        await handler.Events.SendAsync(session with { State = BitsSessionState.Closed }, area, cancellationToken);
         return BitsResponse.Ok().WithSession(echo);
     }
 

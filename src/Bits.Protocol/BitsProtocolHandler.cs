@@ -26,7 +26,6 @@ public sealed partial class BitsProtocolHandler
     private readonly ILogger<BitsProtocolHandler> _logger;
 
     private readonly BitsNotifier? _notifier;
-    private readonly IBitsCompletionSink? _completions;
     private readonly BitsFragmentMemory _fragmentMemory;
     private readonly BitsSessionCache _sessionCache;
     private readonly BitsFragmentPacket _fragment;
@@ -46,7 +45,7 @@ public sealed partial class BitsProtocolHandler
         _time = time;
         _logger = logger;
         _notifier = notifier;
-        _completions = completions;
+        Events = new BitsCompletionEvents(store, completions, time, logger);
         Areas = new BitsAreaCatalog(_options);
         _fragmentMemory = new BitsFragmentMemory(Math.Max(BitsFragmentMemory.MinimumBufferBytes, _options.FragmentMemoryBytes));
         _sessionCache = new BitsSessionCache(_options.SessionCacheLifetime, time);
@@ -65,6 +64,9 @@ public sealed partial class BitsProtocolHandler
 
     /// <summary>The <c>BITS-Copy-File-To-Destination</c> copy, in slices of at most <see cref="BitsServerOptions.CopyTimeBudget"/>.</summary>
     internal BitsDestinationCopy DestinationCopy => _copy;
+
+    /// <summary>Completion events, at least once where the store supports it.</summary>
+    internal BitsCompletionEvents Events { get; }
 
     /// <summary>The fragment buffer memory of this handler (for tests).</summary>
     internal BitsFragmentMemory FragmentMemory => _fragmentMemory;
@@ -404,26 +406,6 @@ public sealed partial class BitsProtocolHandler
         return response;
     }
 
-    /// <summary>Best effort after the publish: the file is there whatever happens to the event (logged if lost).</summary>
-    internal async Task SendCompletionEventAsync(BitsSession session, BitsArea area, long size, CancellationToken cancellationToken)
-    {
-        if (_completions is null || string.IsNullOrEmpty(area.CompletionQueue))
-        {
-            return;
-        }
-
-        var completion = new BitsCompletionEvent(
-            session.Id, area.Name, session.Container, session.Destination, size, session.User, session.ContentName, session.CreatedAt, _time.GetUtcNow());
-        try
-        {
-            await _completions.PublishAsync(area.CompletionQueue, completion, cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.CompletionEventLost(_logger, session.Id, area.CompletionQueue, ex);
-        }
-    }
-
     private async Task<BitsResponse> CancelSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
         ForgetCachedSession(request);
@@ -586,9 +568,6 @@ public sealed partial class BitsProtocolHandler
 
         [LoggerMessage(1010, LogLevel.Warning, "{PacketType} for session {SessionId}: staged data is gone ({Reason})", EventName = "SessionGone")]
         public static partial void SessionGone(ILogger logger, string packetType, string? sessionId, string reason);
-
-        [LoggerMessage(1011, LogLevel.Error, "Completion event for session {SessionId} could not be sent to queue {Queue}", EventName = "CompletionEventLost")]
-        public static partial void CompletionEventLost(ILogger logger, string sessionId, string queue, Exception exception);
 
         [LoggerMessage(1012, LogLevel.Warning, "Close-Session for session {SessionId}: its staged data for {Destination} was discarded by another session's commit; the client starts again", EventName = "StagedDataDiscarded")]
         public static partial void StagedDataDiscarded(ILogger logger, string sessionId, string destination);

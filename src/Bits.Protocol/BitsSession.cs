@@ -51,6 +51,12 @@ public sealed record BitsSession
     public BitsNotificationOutcome? Notification { get; init; }
 
     /// <summary>
+    /// The completion event this session owes (<see cref="IBitsEventStore"/>): set before the publish commit, kept on a
+    /// Closed tombstone, cleared once the queue accepted it; null when none is pending.
+    /// </summary>
+    public BitsPendingEvent? PendingEvent { get; init; }
+
+    /// <summary>
     /// Bytes recorded as received: the next offset the session expects. This is the offset truth, kept in the session
     /// record and advanced (conditionally on <see cref="Version"/>) by every stored Fragment.
     /// </summary>

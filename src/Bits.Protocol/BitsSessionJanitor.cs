@@ -69,6 +69,10 @@ public sealed partial class BitsSessionJanitor
     public static readonly Counter<long> Rescheduled =
         BitsObservability.Meter.CreateCounter<long>("bits.janitor.rescheduled", "{item}", "Due sessions found active and rescheduled");
 
+    /// <summary>Completion events the janitor sent because a crash or a queue failure had left them pending.</summary>
+    public static readonly Counter<long> EventsSent =
+        BitsObservability.Meter.CreateCounter<long>("bits.janitor.events_sent", "{event}", "Pending completion events sent by the janitor");
+
     /// <summary>Janitor runs, tagged <c>bits.janitor.outcome</c> = <c>ok</c>, <c>failed</c> or <c>unsupported</c>.</summary>
     public static readonly Counter<long> Runs = BitsObservability.Meter.CreateCounter<long>("bits.janitor.runs", "{run}", "Expiry janitor runs");
 
@@ -80,6 +84,7 @@ public sealed partial class BitsSessionJanitor
     private readonly BitsJanitorOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<BitsSessionJanitor> _logger;
+    private readonly BitsCompletionEvents _events;
     private int _unsupportedLogged;
 
     /// <param name="store">The upload store; it must also implement <see cref="IBitsExpiryStore"/>, else runs do nothing.</param>
@@ -87,12 +92,14 @@ public sealed partial class BitsSessionJanitor
     /// <param name="options">The janitor's own settings.</param>
     /// <param name="time">The clock (a fake one in tests).</param>
     /// <param name="logger">Logger.</param>
+    /// <param name="completions">Where completion events go: the janitor sends those a crash or a queue failure left pending.</param>
     public BitsSessionJanitor(
         IBitsUploadStore store,
         IOptions<BitsServerOptions> serverOptions,
         IOptions<BitsJanitorOptions> options,
         TimeProvider time,
-        ILogger<BitsSessionJanitor> logger)
+        ILogger<BitsSessionJanitor> logger,
+        IBitsCompletionSink? completions = null)
     {
         _store = store;
         _serverOptions = serverOptions.Value;
@@ -100,6 +107,7 @@ public sealed partial class BitsSessionJanitor
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _events = new BitsCompletionEvents(store, completions, time, logger);
     }
 
     /// <summary>The settings this janitor runs with.</summary>
@@ -162,6 +170,8 @@ public sealed partial class BitsSessionJanitor
                     break;
                 }
             }
+
+            handled += await DeliverPendingEventsAsync(now, _options.MaxItemsPerRun - handled, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -183,6 +193,34 @@ public sealed partial class BitsSessionJanitor
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// Completion events a crash or a queue failure left pending (marked sessions and tombstones due for a look), batch
+    /// after batch within the run's budget; every one handled leaves the due list (sent, dropped or postponed).
+    /// </summary>
+    private async Task<int> DeliverPendingEventsAsync(DateTimeOffset now, int budget, CancellationToken cancellationToken)
+    {
+        int handled = 0, sent = 0;
+        while (handled < budget)
+        {
+            var batchSize = Math.Min(_options.BatchSize, budget - handled);
+            var batch = await _events.DeliverDueAsync(_catalog, now, batchSize, cancellationToken);
+            handled += batch.Handled;
+            sent += batch.Sent;
+            if (batch.Handled < batchSize)
+            {
+                break;
+            }
+        }
+
+        if (handled > 0)
+        {
+            EventsSent.Add(sent);
+            Log.PendingEvents(_logger, sent, handled - sent);
+        }
+
+        return handled;
     }
 
     private static void Record(BitsSweepResult batch)
@@ -216,6 +254,9 @@ public sealed partial class BitsSessionJanitor
 
         [LoggerMessage(3004, LogLevel.Warning, "Janitor run failed after removing {ExpiredSessions} sessions and {ExpiredTombstones} tombstones and rescheduling {Rescheduled}; the next run continues", EventName = "JanitorRunFailed")]
         public static partial void RunFailed(ILogger logger, int expiredSessions, int expiredTombstones, int rescheduled, Exception exception);
+
+        [LoggerMessage(3006, LogLevel.Information, "Janitor run: {Sent} pending completion events sent, {NotSent} dropped or postponed", EventName = "JanitorPendingEvents")]
+        public static partial void PendingEvents(ILogger logger, int sent, int notSent);
 
         [LoggerMessage(3005, LogLevel.Debug, "Janitor is disabled (Bits:Janitor:Enabled = false)", EventName = "JanitorDisabled")]
         public static partial void Disabled(ILogger logger);

@@ -653,6 +653,9 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     /// <summary>The facts a session row and its tombstone share (the inverse of <see cref="ToSession"/>).</summary>
     private static TableEntity SessionEntity(BitsSession session, string rowKey, BitsSessionState state) => new(session.Id, rowKey)
     {
+        // A pending completion event moves with a publish to its Closed tombstone; a discarded session owes none.
+        [EventQueueProperty] = state is BitsSessionState.Open or BitsSessionState.Closed ? session.PendingEvent?.Queue : null,
+        [EventAtProperty] = state is BitsSessionState.Open or BitsSessionState.Closed ? session.PendingEvent?.CompletedAt : null,
         ["Destination"] = session.Destination,
         ["Container"] = session.Container,
         ["Area"] = session.Area,
@@ -683,6 +686,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         LastActivity = entity.Timestamp,
         PrivateStaging = entity.GetBoolean("Private") == true,
         Notification = NotificationOf(entity),
+        PendingEvent = PendingEventOf(entity),
     };
 
     /// <summary>The layout, and for <c>blocks</c> sessions the block count and open segment (see <see cref="StagingProgress"/>).</summary>

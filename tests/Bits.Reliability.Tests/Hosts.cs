@@ -7,6 +7,7 @@ using System.Text;
 using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
 using Bits.Host;
 using Bits.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -120,6 +121,9 @@ public sealed class InProcessHost : IAsyncDisposable
                     retry.Apply(tableOptions.Retry);
                     builder.Services.AddSingleton(new BlobServiceClient(connectionString, blobOptions));
                     builder.Services.AddSingleton(new TableServiceClient(connectionString, tableOptions));
+                    var queueOptions = new QueueClientOptions();
+                    retry.Apply(queueOptions.Retry);
+                    builder.Services.AddSingleton(new QueueServiceClient(connectionString, queueOptions));
                 }
             },
             TestContext.Current.CancellationToken);

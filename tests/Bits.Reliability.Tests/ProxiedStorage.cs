@@ -7,8 +7,8 @@ using Bits.Testing;
 namespace Bits.Reliability.Tests;
 
 /// <summary>
-/// One test's storage: unique container and table names on an Azurite, and a <see cref="FaultProxy"/> in front of its
-/// blob and its table endpoint. Hosts under test get <see cref="ProxiedConnectionString"/>; the test itself looks at
+/// One test's storage: unique container, table and completion queue names on an Azurite, and a <see cref="FaultProxy"/>
+/// in front of its blob, table and queue endpoint. Hosts under test get <see cref="ProxiedConnectionString"/>; the test itself looks at
 /// storage directly (<see cref="AzuriteProcess.ConnectionString"/>), past the proxies.
 /// </summary>
 public sealed class ProxiedStorage : IAsyncDisposable
@@ -20,8 +20,10 @@ public sealed class ProxiedStorage : IAsyncDisposable
         UploadContainer = "up-" + suffix;
         StagingContainer = "st-" + suffix;
         SessionTable = "sessions" + suffix;
+        CompletionQueue = "events-" + suffix;
         Blob = FaultProxy.Start(azurite.BlobPort);
         Table = FaultProxy.Start(azurite.TablePort);
+        Queue = FaultProxy.Start(azurite.QueuePort);
     }
 
     public AzuriteProcess Azurite { get; }
@@ -30,16 +32,21 @@ public sealed class ProxiedStorage : IAsyncDisposable
 
     public FaultProxy Table { get; }
 
+    public FaultProxy Queue { get; }
+
+    /// <summary>A queue name for tests that configure completion events (<c>Bits:CompletionQueue</c>).</summary>
+    public string CompletionQueue { get; }
+
     public string UploadContainer { get; }
 
     public string StagingContainer { get; }
 
     public string SessionTable { get; }
 
-    /// <summary>Blob and table endpoints through the proxies (the queue endpoint goes straight to Azurite).</summary>
+    /// <summary>Blob, table and queue endpoints through the proxies.</summary>
     public string ProxiedConnectionString =>
         $"DefaultEndpointsProtocol=http;AccountName={AzuriteProcess.AccountName};AccountKey={AzuriteProcess.AccountKey};" +
-        $"BlobEndpoint={Blob.ServiceUri};QueueEndpoint={Azurite.QueueServiceUri};TableEndpoint={Table.ServiceUri};";
+        $"BlobEndpoint={Blob.ServiceUri};QueueEndpoint={Queue.ServiceUri};TableEndpoint={Table.ServiceUri};";
 
     public string DirectConnectionString => Azurite.ConnectionString;
 
@@ -100,6 +107,7 @@ public sealed class ProxiedStorage : IAsyncDisposable
     {
         await Blob.DisposeAsync();
         await Table.DisposeAsync();
+        await Queue.DisposeAsync();
     }
 
     /// <summary>The session id as blob names and the <c>bitssessionid</c> metadata spell it: 32 hex digits.</summary>

@@ -6,7 +6,7 @@ namespace Bits.Testing;
 /// The behaviour every <see cref="IBitsUploadStore"/> must show. Derived classes run it against the in-memory store
 /// and against the Azure store on Azurite.
 /// </summary>
-public abstract class BitsUploadStoreContract
+public abstract partial class BitsUploadStoreContract
 {
     protected abstract IBitsUploadStore Store { get; }
 

@@ -15,6 +15,8 @@ namespace Bits.Testing;
 /// <see cref="IBitsReplyStore"/> it models the <c>BITS-Copy-File-To-Destination</c> copy: ranges of
 /// <see cref="CopyRangeBytes"/> staged on the destination one by one, each after <see cref="CopyRangeGate"/> lets it, so
 /// a test can make a copy need several calls.
+/// It implements <see cref="IBitsEventStore"/>: the pending event is kept on the record, moved to a Closed tombstone,
+/// and listed for the janitor until cleared.
 /// </summary>
 /// <param name="time">Clock for last activity and tombstone expiry; <see cref="TimeProvider.System"/> when null.</param>
 /// <param name="tombstoneLifetime">How long tombstones last (<see cref="BitsServerOptions.TombstoneLifetime"/>); 14 days when null.</param>
@@ -23,7 +25,7 @@ namespace Bits.Testing;
 /// fails, a blob holding <see cref="BitsBlockBudget.MaxUncommittedBlocks"/> refuses another block) and the coalescing it
 /// does to stay within them (segments of <see cref="BitsBlockBudget.SegmentBytes"/> moved in as one block); Azure's when null.
 /// </param>
-public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan? tombstoneLifetime = null, BitsBlockBudget? budget = null) : IBitsUploadStore, IBitsExpiryStore, IBitsReplyStore
+public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan? tombstoneLifetime = null, BitsBlockBudget? budget = null) : IBitsUploadStore, IBitsExpiryStore, IBitsReplyStore, IBitsEventStore
 {
     private const string Layout = "blocks";
 
@@ -31,6 +33,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
     private readonly Dictionary<string, Entry> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Blob> _blobs = new(StringComparer.Ordinal);
     private readonly HashSet<string> _overwritten = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _eventsDue = new(StringComparer.Ordinal);
     private readonly Dictionary<(string SessionId, long Start), List<byte>> _segments = [];
     private readonly BitsBlockBudget _budget = budget ?? BitsBlockBudget.Azure;
     private readonly Dictionary<string, byte[]> _replies = new(StringComparer.Ordinal);
@@ -525,6 +528,75 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         return Task.CompletedTask;
     }
 
+    public Task<BitsSession?> MarkEventPendingAsync(BitsSession session, BitsPendingEvent pending, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _eventsDue[session.Id] = dueAt;
+            if (!_sessions.TryGetValue(session.Id, out var entry) || entry.IsTombstone)
+            {
+                return Task.FromResult<BitsSession?>(null);
+            }
+
+            var marked = entry.Session with { PendingEvent = pending, Version = NextVersion() };
+            _sessions[session.Id] = entry with { Session = marked };
+            return Task.FromResult<BitsSession?>(marked);
+        }
+    }
+
+    public Task<bool> IsPublishedByAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_blobs.TryGetValue(Key(session.Container, session.Destination), out var blob) && blob.CommittedBy == session.Id);
+        }
+    }
+
+    public Task ClearPendingEventAsync(BitsSession session, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _eventsDue.Remove(session.Id);
+            if (_sessions.TryGetValue(session.Id, out var entry) && entry.IsTombstone == (session.State == BitsSessionState.Closed))
+            {
+                _sessions[session.Id] = entry with { Session = entry.Session with { PendingEvent = null } };
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task PostponePendingEventAsync(BitsSession session, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _eventsDue[session.Id] = dueAt;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<BitsSession>> DuePendingEventsAsync(DateTimeOffset now, int maxItems, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var due = new List<BitsSession>();
+            foreach (var (id, _) in _eventsDue.Where(e => e.Value <= now).ToList())
+            {
+                if (!_sessions.TryGetValue(id, out var entry) || entry.ExpiresAt <= now || entry.Session.PendingEvent is null)
+                {
+                    _eventsDue.Remove(id);
+                }
+                else if (due.Count < maxItems)
+                {
+                    due.Add(entry.Session);
+                }
+            }
+
+            return Task.FromResult<IReadOnlyList<BitsSession>>(due);
+        }
+    }
+
     public Task<int> CountOpenSessionsAsync(string user, CancellationToken cancellationToken)
     {
         lock (_gate)
@@ -671,8 +743,12 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         return chain;
     }
 
+    /// <summary>A Closed tombstone keeps the record's pending completion event; a discarded or cancelled one owes none.</summary>
     private Entry Tombstone(BitsSession session, BitsSessionState state) =>
-        new(session with { State = state, Version = NextVersion() }) { ExpiresAt = _time.GetUtcNow() + _tombstoneLifetime };
+        new(session with { State = state, Version = NextVersion(), PendingEvent = state == BitsSessionState.Closed ? session.PendingEvent : null })
+        {
+            ExpiresAt = _time.GetUtcNow() + _tombstoneLifetime,
+        };
 
     private string NextVersion() => (++_version).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
