@@ -564,7 +564,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     }
 
     private static bool IsCopyingToDestination(BitsSession session) =>
-        session.PrivateStaging && session.StoreState == BlocksLayout && session.Notification is { CopyToDestination: true };
+        session.PrivateStaging && StagingProgress.TryParse(session.StoreState, out _) && session.Notification is { CopyToDestination: true };
 
     /// <summary>Ids of the sessions listed as staging on the session's destination (one partition query).</summary>
     private async Task<List<string>> RegisteredSessionsAsync(BitsSession session, CancellationToken cancellationToken)
