@@ -118,6 +118,17 @@ public class RateLimitTests(AzuriteFixture azurite)
         (await PingAsync(http, proxied, Basic("alice", "alice-pw"), "203.0.113.8")).AssertAck(200);
     }
 
+    [Theory]
+    [InlineData("Bits:ForwardedHeaders:KnownProxies:0", "gateway", "is not an IP address")]
+    [InlineData("Bits:ForwardedHeaders:KnownNetworks:0", "10.0.0.0", "is not a CIDR range")]
+    [InlineData("Bits:ForwardedHeaders:ForwardedForHeaderName", "X-Azure ClientIP", "is not a header name")]
+    public async Task Startup_RefusesForwardedHeaderSettingsItCannotUse(string key, string value, string message)
+    {
+        var refused = await Assert.ThrowsAnyAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => StartAsync(new() { [key] = value }));
+
+        Assert.Contains(message, refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AnonymousSessions_PerAddress_AreThrottled_ButAuthenticatedOnesAreNot()
     {
