@@ -55,7 +55,8 @@ public class RateLimitTests(AzuriteFixture azurite)
         return await http.SendAsync(request, Ct);
     }
 
-    private static void AssertThrottled(HttpResponseMessage response)
+    /// <summary>The throttling Ack: 503 + <c>0x801901F7</c> + <c>Retry-After</c> (also used by the end-to-end scenarios).</summary>
+    internal static void AssertThrottled(HttpResponseMessage response)
     {
         response.AssertAck(503);
         Assert.Equal("0x801901F7", response.Header("BITS-Error-Code"));
