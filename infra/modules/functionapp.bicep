@@ -170,16 +170,9 @@ var fixedAppSettings = [
     name: 'Bits__FragmentMemoryBytes'
     value: string(fragmentMemoryBytes)
   }
-  // The Functions host forwards each request to the worker over loopback; Azure's front end has written the
-  // client's address into X-Forwarded-For. Only the host's loopback addresses are trusted to pass it on.
-  {
-    name: 'Bits__ForwardedHeaders__KnownProxies__0'
-    value: '127.0.0.1'
-  }
-  {
-    name: 'Bits__ForwardedHeaders__KnownProxies__1'
-    value: '::1'
-  }
+  // No Bits__ForwardedHeaders__*: the Functions host replaces X-Forwarded-For with the address it received the request
+  // from and the worker applies it, so the app already sees the client's address. Only a front end added before the
+  // app (Azure Front Door: its ranges and X-Azure-ClientIP) needs them; see the README.
   // Who may upload (the `authentication` parameter). key-only: the function key alone, anonymous to the app, limited
   // per client address.
   {

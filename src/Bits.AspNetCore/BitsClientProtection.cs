@@ -10,18 +10,31 @@ using Microsoft.Extensions.Options;
 namespace Bits.AspNetCore;
 
 /// <summary>
-/// The only senders whose <c>X-Forwarded-For</c> / <c>X-Forwarded-Proto</c> count (<c>Bits:ForwardedHeaders</c>); with
-/// both lists empty, forwarded headers are ignored and the client is the connection's peer.
+/// The only senders whose client-address header (<see cref="ForwardedForHeaderName"/>) and <c>X-Forwarded-Proto</c>
+/// count (<c>Bits:ForwardedHeaders</c>); with both lists empty, forwarded headers are ignored and the client is the
+/// connection's peer. Behind the Functions host the worker already sees the host's peer as its connection's address
+/// (the host replaces <c>X-Forwarded-For</c> with it and the worker's ASP.NET Core integration applies it), so nothing
+/// needs configuring there unless another front end (Azure Front Door, a gateway) stands before the host.
 /// </summary>
 public sealed class BitsForwardedHeadersOptions
 {
     public const string SectionName = "Bits:ForwardedHeaders";
 
-    /// <summary>IP addresses of trusted proxies (e.g. <c>127.0.0.1</c> for the Functions host in front of its worker).</summary>
+    /// <summary>The header a trusted proxy puts the client address in; only its last entry counts.</summary>
+    public const string DefaultForwardedForHeaderName = "X-Forwarded-For";
+
+    /// <summary>IP addresses of trusted proxies (e.g. a gateway in front of the Kestrel host).</summary>
     public List<string> KnownProxies { get; } = [];
 
     /// <summary>CIDR ranges of trusted proxies, e.g. <c>10.0.0.0/8</c>.</summary>
     public List<string> KnownNetworks { get; } = [];
+
+    /// <summary>
+    /// The header that carries the client address from a trusted proxy. Behind the Functions host the front end's
+    /// <c>X-Forwarded-For</c> never reaches the app (the host replaces it), so behind Azure Front Door this is
+    /// <c>X-Azure-ClientIP</c>, with Front Door's ranges in <see cref="KnownNetworks"/>.
+    /// </summary>
+    public string ForwardedForHeaderName { get; set; } = DefaultForwardedForHeaderName;
 }
 
 /// <summary>Per-client-address limits (<c>Bits:RateLimits</c>): counts per <see cref="Window"/>, 0 turns one off.</summary>
@@ -64,8 +77,16 @@ internal sealed class BitsClientProtectionValidator : IValidateOptions<BitsForwa
             }
         }
 
+        if (string.IsNullOrWhiteSpace(options.ForwardedForHeaderName) || !options.ForwardedForHeaderName.All(IsTokenChar))
+        {
+            failures.Add($"{BitsForwardedHeadersOptions.SectionName}:ForwardedForHeaderName '{options.ForwardedForHeaderName}' is not a header name (e.g. X-Forwarded-For, X-Azure-ClientIP).");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    /// <summary>RFC 9110 token characters (header field names).</summary>
+    private static bool IsTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
 
     public ValidateOptionsResult Validate(string? name, BitsRateLimitOptions options)
     {
@@ -95,8 +116,11 @@ internal sealed class BitsClientProtectionValidator : IValidateOptions<BitsForwa
 /// <summary>
 /// The client address of a request: the connection's, or the forwarded one when the connection comes from a configured
 /// proxy, through ASP.NET Core's <see cref="ForwardedHeadersMiddleware"/> (which also sets the scheme from
-/// <c>X-Forwarded-Proto</c>). Applied once per request by <see cref="BitsHttp.HandleAsync"/>, so the Kestrel host and
-/// the Functions worker behave the same without app middleware.
+/// <c>X-Forwarded-Proto</c>). Only the last entry counts (<c>ForwardLimit</c> 1): earlier ones are whatever the caller
+/// wrote. Applied once per request by <see cref="BitsHttp.HandleAsync"/>, so the Kestrel host and the Functions worker
+/// behave the same without app middleware. In the Functions worker the connection's address is already the one the
+/// Functions host saw (the host sets <c>X-Forwarded-For</c> to it, dropping the caller's, and the worker's ASP.NET
+/// Core integration applies it from loopback), so the configured proxies are the ones in front of the host.
 /// </summary>
 internal sealed class BitsClientAddress
 {
@@ -105,7 +129,12 @@ internal sealed class BitsClientAddress
 
     public BitsClientAddress(IOptions<BitsForwardedHeadersOptions> options, ILoggerFactory loggerFactory)
     {
-        var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto };
+        var forwarded = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto,
+            ForwardedForHeaderName = options.Value.ForwardedForHeaderName,
+            ForwardLimit = 1,
+        };
 
         // ASP.NET Core trusts loopback by default; here only what is configured counts.
         forwarded.KnownProxies.Clear();

@@ -55,7 +55,8 @@ public class RateLimitTests(AzuriteFixture azurite)
         return await http.SendAsync(request, Ct);
     }
 
-    private static void AssertThrottled(HttpResponseMessage response)
+    /// <summary>The throttling Ack: 503 + <c>0x801901F7</c> + <c>Retry-After</c> (also used by the end-to-end scenarios).</summary>
+    internal static void AssertThrottled(HttpResponseMessage response)
     {
         response.AssertAck(503);
         Assert.Equal("0x801901F7", response.Header("BITS-Error-Code"));
@@ -116,6 +117,17 @@ public class RateLimitTests(AzuriteFixture azurite)
         (await PingAsync(http, proxied, Basic("alice", "y"), "203.0.113.7")).AssertAck(401);
         AssertThrottled(await PingAsync(http, proxied, Basic("alice", "alice-pw"), "203.0.113.7"));
         (await PingAsync(http, proxied, Basic("alice", "alice-pw"), "203.0.113.8")).AssertAck(200);
+    }
+
+    [Theory]
+    [InlineData("Bits:ForwardedHeaders:KnownProxies:0", "gateway", "is not an IP address")]
+    [InlineData("Bits:ForwardedHeaders:KnownNetworks:0", "10.0.0.0", "is not a CIDR range")]
+    [InlineData("Bits:ForwardedHeaders:ForwardedForHeaderName", "X-Azure ClientIP", "is not a header name")]
+    public async Task Startup_RefusesForwardedHeaderSettingsItCannotUse(string key, string value, string message)
+    {
+        var refused = await Assert.ThrowsAnyAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => StartAsync(new() { [key] = value }));
+
+        Assert.Contains(message, refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]

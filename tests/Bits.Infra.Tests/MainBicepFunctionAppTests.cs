@@ -31,8 +31,6 @@ public class MainBicepFunctionAppTests(CompiledMainTemplate compiled)
         "Bits__AllowOverwrites",
         "Bits__MaxFragmentBytes",
         "Bits__FragmentMemoryBytes",
-        "Bits__ForwardedHeaders__KnownProxies__0",
-        "Bits__ForwardedHeaders__KnownProxies__1",
         "Bits__Authentication__AllowAnonymous",
         "Bits__Authentication__Basic",
         "Bits__Authentication__Bearer",

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
@@ -231,6 +233,32 @@ public sealed class EndToEndHost(HostKind kind, Uri root, StorageNames storage, 
 
     /// <summary>An HttpClient that sends <see cref="KeyHeaders"/> with every request.</summary>
     public HttpClient CreateHttpClient(bool allowAutoRedirect = true) => new(CreateHandler(allowAutoRedirect));
+
+    /// <summary>
+    /// An HttpClient (with <see cref="KeyHeaders"/>) whose connections come from <paramref name="source"/>, another
+    /// loopback address such as <c>127.0.0.2</c>: a client at an address of its own, for per-address limits.
+    /// </summary>
+    public HttpClient CreateHttpClientFrom(IPAddress source) => new(new KeyHandler(KeyHeaders.ToList())
+    {
+        InnerHandler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(source.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    socket.Bind(new IPEndPoint(source, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        },
+    });
 
     /// <summary>A handler that sends <see cref="KeyHeaders"/> with every request.</summary>
     public HttpMessageHandler CreateHandler(bool allowAutoRedirect = true) =>
