@@ -116,14 +116,15 @@ public static class BitsHttp
         }
     }
 
-    /// <summary>The URL as the client sent it; behind a TLS-terminating front end, <c>X-Forwarded-Proto</c> gives the scheme.</summary>
+    /// <summary>
+    /// The URL as the client sent it. Behind a TLS-terminating front end the scheme comes from <c>X-Forwarded-Proto</c>
+    /// only when a configured proxy sent it (<c>Bits:ForwardedHeaders</c>, already applied to the request's scheme by
+    /// <see cref="BitsClientAddress"/>); from anyone else the header is ignored.
+    /// </summary>
     private static Uri? AbsoluteUrl(HttpContext context, string pathAndQuery)
     {
         var request = context.Request;
-        var scheme = request.Headers.TryGetValue("X-Forwarded-Proto", out var forwarded) && forwarded.ToString() is "https" or "http"
-            ? forwarded.ToString()
-            : request.Scheme;
-        return Uri.TryCreate($"{scheme}://{request.Host.ToUriComponent()}{pathAndQuery}", UriKind.Absolute, out var url) ? url : null;
+        return Uri.TryCreate($"{request.Scheme}://{request.Host.ToUriComponent()}{pathAndQuery}", UriKind.Absolute, out var url) ? url : null;
     }
 
     /// <summary>The raw path and query appended to <c>Bits:PublicBaseUrl</c> (whose own path, if any, comes first).</summary>

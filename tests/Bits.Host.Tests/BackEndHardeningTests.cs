@@ -206,6 +206,25 @@ public sealed class BackEndHardeningTests(AzuriteFixture azurite) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task WithoutPublicBaseUrl_ReplyUrlScheme_FollowsXForwardedProto_OnlyFromAConfiguredProxy()
+    {
+        var (anyone, _) = await StartAsync("ByValue", new Uri(_backEndRoot, "backend/value").AbsoluteUri);
+        await using var _ = anyone;
+        var (proxied, _) = await StartAsync("ByValue", new Uri(_backEndRoot, "backend/value").AbsoluteUri, new Dictionary<string, string?> { ["Bits:ForwardedHeaders:KnownProxies:0"] = "127.0.0.1" });
+        await using var __ = proxied;
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+
+        var (_, fromAnyone) = await UploadAsync(new BitsUploadClient(http), anyone.Url("reply/p.bin"), new byte[100]);
+        var (_, throughProxy) = await UploadAsync(new BitsUploadClient(http), proxied.Url("reply/p.bin"), new byte[100]);
+
+        Assert.True(fromAnyone.StatusCode == 200, fromAnyone.ToString());
+        Assert.True(throughProxy.StatusCode == 200, throughProxy.ToString());
+        Assert.StartsWith("http://", fromAnyone.ReplyUrl, StringComparison.Ordinal);
+        Assert.StartsWith("https://", throughProxy.ReplyUrl, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RelativeNotificationUrl_WithoutPublicBaseUrl_FailsAtStartUp()
     {
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => StartAsync("ByValue", "notify.aspx"));
