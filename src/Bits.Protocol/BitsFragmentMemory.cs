@@ -3,7 +3,7 @@ namespace Bits.Protocol;
 /// <summary>
 /// The buffers Fragment bodies are read into, bounded per process by <see cref="BitsServerOptions.FragmentMemoryBytes"/>.
 /// <list type="bullet">
-/// <item>A Fragment body is read in chunks (<see cref="BitsFragmentBody"/>: 64 KiB doubling to 1 MiB), each leased as
+/// <item>A Fragment body is read in chunks (<see cref="BitsFragmentBody"/>: 64 KiB, then 1 MiB chunks), each leased as
 /// a buffer of its size class (the next power of two from 4 KiB to 1 MiB, then the next whole MiB) only once bytes
 /// are there to fill it, and all given back after the append. A lease that does not fit under the limit waits, first
 /// come first served (the TCP connection holds the rest of the body meanwhile), except that the first body already
@@ -128,7 +128,7 @@ public sealed class BitsFragmentMemory
                 return new Lease(this, TakeBufferOrUncharge(size, charge), length, charge);
             }
 
-            waiter = new Waiter(charge, size);
+            waiter = new Waiter(charge, size, holder);
             node = _waiters.AddLast(waiter);
         }
 
@@ -174,6 +174,7 @@ public sealed class BitsFragmentMemory
             if (_runner == holder)
             {
                 _runner = null;
+                GrantWaiters();
             }
         }
     }
@@ -249,19 +250,42 @@ public sealed class BitsFragmentMemory
         while (_waiters.First is { } first && _leased + first.Value.Charge <= LimitBytes)
         {
             _waiters.RemoveFirst();
-            _leased += first.Value.Charge;
-            try
-            {
-                first.Value.Buffer = TakeBufferOrUncharge(first.Value.Size, first.Value.Charge);
-            }
-            catch (OutOfMemoryException ex)
-            {
-                first.Value.Granted.TrySetException(ex);
-                continue;
-            }
-
-            first.Value.Granted.TrySetResult();
+            Grant(first.Value);
         }
+
+        // Bodies holding part of the limit may all be queued for their next chunk, with nothing left to give back but
+        // what they hold: with no runner, the first of them becomes the runner (over the limit, one at a time), so a
+        // wait always ends when some body is in, never when its time is up.
+        if (_runner is null && _waiters.First is not null)
+        {
+            for (var node = _waiters.First; node is not null; node = node.Next)
+            {
+                if (node.Value.Holder is { } holder)
+                {
+                    _waiters.Remove(node);
+                    _runner = holder;
+                    Grant(node.Value);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Charges a queued lease and hands it its buffer (under the lock).</summary>
+    private void Grant(Waiter waiter)
+    {
+        _leased += waiter.Charge;
+        try
+        {
+            waiter.Buffer = TakeBufferOrUncharge(waiter.Size, waiter.Charge);
+        }
+        catch (OutOfMemoryException ex)
+        {
+            waiter.Granted.TrySetException(ex);
+            return;
+        }
+
+        waiter.Granted.TrySetResult();
     }
 
     /// <summary>A leased buffer; disposing it gives the buffer back and wakes waiting fragments.</summary>
@@ -289,7 +313,7 @@ public sealed class BitsFragmentMemory
         public void Dispose() => Interlocked.Exchange(ref _owner, null)?.Return(_buffer, ChargedBytes);
     }
 
-    private sealed record Waiter(long Charge, long Size)
+    private sealed record Waiter(long Charge, long Size, object? Holder)
     {
         public TaskCompletionSource Granted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

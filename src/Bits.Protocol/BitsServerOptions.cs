@@ -12,7 +12,7 @@ public sealed class BitsServerOptions
 
     /// <summary>
     /// Memory for Fragment bodies, per process (<see cref="BitsFragmentMemory"/>): each Fragment body is read in chunks
-    /// (64 KiB doubling to 1 MiB, <see cref="BitsFragmentBody"/>), each leased only once bytes arrive for it and all
+    /// (64 KiB, then 1 MiB chunks, <see cref="BitsFragmentBody"/>), each leased only once bytes arrive for it and all
     /// given back once the bytes are stored; a chunk that does not fit waits, and when the Fragment's 30 s are up it
     /// gets 503. The first body already holding chunks that runs short runs on over the bound (one at a time), so the
     /// bound is this plus one Fragment. Returned buffers are kept for reuse within the bound.

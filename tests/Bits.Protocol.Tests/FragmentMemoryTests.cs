@@ -112,6 +112,36 @@ public class FragmentMemoryTests
     }
 
     [Fact]
+    public async Task Holders_ThatFillTheLimit_AndAllWaitForTheirNextChunk_AreServedOneAtATime_NotAfterTheirTimeIsUp()
+    {
+        // Three bodies hold the whole limit between them; b runs over it; c then waits for a chunk larger than what b
+        // holds within the limit. When b ends, what it gives back is not enough for c's chunk: c must become the next
+        // runner then, not wait until its time is up (the bench's 16 x 13 MiB probe got 503s this way).
+        var time = new FakeTimeProvider();
+        var memory = new BitsFragmentMemory(64 * KiB);
+        object b = new(), c = new(), d = new();
+        var cFirst = await memory.TryAcquireAsync(32 * KiB, null, TimeSpan.FromSeconds(30), time, Ct);
+        var dFirst = await memory.TryAcquireAsync(16 * KiB, null, TimeSpan.FromSeconds(30), time, Ct);
+        var bFirst = await memory.TryAcquireAsync(16 * KiB, null, TimeSpan.FromSeconds(30), time, Ct);
+        var bNext = await memory.TryAcquireAsync(32 * KiB, b, TimeSpan.FromSeconds(30), time, Ct);
+        var cNext = memory.TryAcquireAsync(32 * KiB, c, TimeSpan.FromSeconds(30), time, Ct).AsTask();
+        Assert.NotNull(bNext);
+        Assert.False(cNext.IsCompleted);
+
+        memory.EndRun(b);
+        bNext!.Dispose();
+        bFirst!.Dispose();
+
+        // The fake clock never moves, so c's 30 s never pass: only a grant can end this wait (10 s real time: a hang guard).
+        using var cSecond = await cNext.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.NotNull(cSecond);
+        memory.EndRun(c);
+        cFirst!.Dispose();
+        dFirst!.Dispose();
+        _ = d;
+    }
+
+    [Fact]
     public async Task Acquire_LargerThanTheLimit_RunsAlone()
     {
         var memory = new BitsFragmentMemory(64 * KiB);
@@ -246,20 +276,20 @@ public class FragmentMemoryTests
         var bAck = harness.SendAsync(WithBody(BitsRequests.Fragment("/dir/b.bin", b, file, 0, MiB), bBody));
         await bBody.Reading.WaitAsync(Ct);
 
-        // A fills the rest (64 + 128 + 256 + 512 KiB), runs short for its 1 MiB chunk and runs on over the limit
-        // instead of waiting for B (which may be waiting for A): it stalls inside that chunk.
+        // A takes 64 KiB, runs short for its 1 MiB chunk and runs on over the limit instead of waiting for B (which may
+        // be waiting for A); it stalls before its last chunk.
         var a = await harness.CreateSessionAsync(Path);
         var aBody = new GatedStream(file, openBytes: MiB + 64 * KiB);
         var aAck = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, a, file, 0, 2 * MiB), aBody));
         await aBody.Reading.WaitAsync(Ct);
-        Assert.Equal(BitsFragmentBody.FirstChunkBytes + (960 * KiB) + MiB, memory.LeasedBytes);
+        Assert.Equal((2 * BitsFragmentBody.FirstChunkBytes) + MiB, memory.LeasedBytes);
 
         // B's next bytes arrive, but there is no room for its next chunk and A is the one running over: B waits.
         bBody.Open();
         WaitUntilQueued(harness);
         harness.Time.Advance(TimeSpan.FromSeconds(31));
         AckAssert.IsError(await bAck, 503, BitsHResults.BG_E_HTTP_ERROR_503);
-        Assert.Equal((960 * KiB) + MiB, memory.LeasedBytes); // B gave its chunk back; A's are left
+        Assert.Equal(BitsFragmentBody.FirstChunkBytes + MiB, memory.LeasedBytes); // B gave its chunk back; A's are left
 
         aBody.Open();
         var aDone = await aAck;
