@@ -19,6 +19,8 @@ internal static class RepoPaths
 
     public static string Readme => Path.Combine(Root, "README.md");
 
+    public static string Architecture => Path.Combine(Root, "docs", "architecture.md");
+
     public static string SmokeScript => Path.Combine(Infra, "smoke.sh");
 
     public static string AzureYaml => Path.Combine(Root, "azure.yaml");
