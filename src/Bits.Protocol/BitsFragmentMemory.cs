@@ -75,6 +75,9 @@ public sealed class BitsFragmentMemory
         }
     }
 
+    /// <summary>Raised when a lease starts to wait for room (tests wait for it instead of polling <see cref="WaitingCount"/>).</summary>
+    internal event Action? Queued;
+
     /// <summary>Buffers allocated so far (a steady stream of one size class allocates none after the first few).</summary>
     public long AllocatedBuffers
     {
@@ -134,7 +137,9 @@ public sealed class BitsFragmentMemory
 
         try
         {
-            await waiter.Granted.Task.WaitAsync(timeout, time, cancellationToken);
+            var granted = waiter.Granted.Task.WaitAsync(timeout, time, cancellationToken);
+            Queued?.Invoke(); // after the wait's timer exists, so a test that advances its clock past it ends the wait
+            await granted;
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {

@@ -108,6 +108,34 @@ public static class Cli
         return new CliResult(process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>
+    /// Reads <paramref name="output"/> line by line until a line matches <paramref name="match"/> (true) or the output
+    /// ends (false), within the run's time limit; returns the lines read.
+    /// </summary>
+    public static async Task<(bool Matched, string Text)> ReadUntilAsync(StreamReader output, Func<string, bool> match)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        limit.CancelAfter(Limit);
+        var text = new StringBuilder();
+        try
+        {
+            while (await output.ReadLineAsync(limit.Token) is { } line)
+            {
+                text.AppendLine(line);
+                if (match(line))
+                {
+                    return (true, text.ToString());
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+        {
+            throw new TimeoutException($"bits printed no such line within {Limit.TotalSeconds} s:\n{text}");
+        }
+
+        return (false, text.ToString());
+    }
+
     private static string FindDll()
     {
         var metadata = typeof(Cli).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().ToDictionary(a => a.Key, a => a.Value);

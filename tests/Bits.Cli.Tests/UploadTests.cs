@@ -133,20 +133,16 @@ public sealed class UploadTests(AzuriteFixture azurite)
         var url = host.Url("ctrlc/slow.bin").AbsoluteUri;
         var statePath = path + ".bits-state.json";
 
-        // Small fragments make the first run slow enough to interrupt once its session is recorded.
+        // Small fragments make the first run slow enough to interrupt once its session is recorded and bytes are in.
         using (var process = Cli.Start(["upload", path, url, "--fragment", "8KiB"]))
         {
             process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync(Ct);
             var stderr = process.StandardError.ReadToEndAsync(Ct);
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (!File.Exists(statePath) && !process.HasExited && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20, Ct);
-            }
-
+            // The first progress line ("10%") is printed once that much is acknowledged, after the state file was written.
+            var (progressed, before) = await Cli.ReadUntilAsync(process.StandardOutput, line => line.TrimStart().StartsWith("10%", StringComparison.Ordinal));
+            Assert.True(progressed, "no progress line before the upload ended:\n" + before);
+            var stdout = RestAsync(before, process.StandardOutput.ReadToEndAsync(Ct));
             Assert.True(File.Exists(statePath), "the state file was not written");
-            await Task.Delay(200, Ct);
             using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await kill.WaitForExitAsync(Ct);
@@ -176,6 +172,8 @@ public sealed class UploadTests(AzuriteFixture azurite)
     }
 
     private const int ExitCodeServerRefused = 2;
+
+    private static async Task<string> RestAsync(string head, Task<string> rest) => head + await rest;
 
     /// <summary>Writes a state file as the CLI documents it: SHA-256 over the first and the last MiB.</summary>
     internal static void WriteState(string statePath, Uri url, string sessionId, string file, string? hash = null)

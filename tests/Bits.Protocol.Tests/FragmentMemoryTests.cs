@@ -182,8 +182,9 @@ public class FragmentMemoryTests
         var holding = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, first, file, 0, MiB), gate));
         await gate.Reading.WaitAsync(Ct);
 
+        var queued = NextQueuedAsync(harness);
         var waiting = harness.SendAsync(BitsRequests.Fragment("/dir/other.bin", second, file, 0, MiB));
-        WaitUntilQueued(harness);
+        await QueuedAsync(harness, queued);
         Assert.False(waiting.IsCompleted);
         harness.Time.Advance(TimeSpan.FromSeconds(31));
         var busy = await waiting;
@@ -206,8 +207,9 @@ public class FragmentMemoryTests
         var holding = harness.SendAsync(WithBody(BitsRequests.Fragment("/dir/other.bin", other, file, 0, MiB), gate));
         await gate.Reading.WaitAsync(Ct);
 
+        var queued = NextQueuedAsync(harness);
         var waiting = harness.SendAsync(BitsRequests.Fragment(Path, id, file, 0, MiB));
-        WaitUntilQueued(harness);
+        await QueuedAsync(harness, queued);
         Assert.False(waiting.IsCompleted);
         gate.Open();
         await holding;
@@ -285,8 +287,9 @@ public class FragmentMemoryTests
         Assert.Equal((2 * BitsFragmentBody.FirstChunkBytes) + MiB, memory.LeasedBytes);
 
         // B's next bytes arrive, but there is no room for its next chunk and A is the one running over: B waits.
+        var queued = NextQueuedAsync(harness);
         bBody.Open();
-        WaitUntilQueued(harness);
+        await QueuedAsync(harness, queued);
         harness.Time.Advance(TimeSpan.FromSeconds(31));
         AckAssert.IsError(await bAck, 503, BitsHResults.BG_E_HTTP_ERROR_503);
         Assert.Equal(BitsFragmentBody.FirstChunkBytes + MiB, memory.LeasedBytes); // B gave its chunk back; A's are left
@@ -299,9 +302,20 @@ public class FragmentMemoryTests
         Assert.Equal(0, memory.WaitingCount);
     }
 
-    /// <summary>Until the second fragment waits for memory (it queues after its session read, which may yield).</summary>
-    private static void WaitUntilQueued(HandlerHarness harness) =>
-        Assert.True(SpinWait.SpinUntil(() => harness.Handler.FragmentMemory.WaitingCount == 1, TimeSpan.FromSeconds(10)), "the fragment never waited for memory");
+    /// <summary>Completes when the next fragment waits for memory (it queues after its session read, which may yield).</summary>
+    private static Task NextQueuedAsync(HandlerHarness harness)
+    {
+        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Handler.FragmentMemory.Queued += () => queued.TrySetResult();
+        return queued.Task;
+    }
+
+    /// <summary>Waits for <paramref name="queued"/> (10 s hang guard): then exactly one fragment waits, its timeout timer set.</summary>
+    private static async Task QueuedAsync(HandlerHarness harness, Task queued)
+    {
+        await queued.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(1, harness.Handler.FragmentMemory.WaitingCount);
+    }
 
     private static BitsRequest WithBody(BitsRequest request, Stream body) => new()
     {

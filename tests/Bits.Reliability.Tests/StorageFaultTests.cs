@@ -254,7 +254,6 @@ public class StorageFaultTests(AzuriteFixture azurite)
             Match = IsPutBlock,
             Skip = 1,
             Kind = FaultKind.LateDelivery,
-            Delay = TimeSpan.FromSeconds(1.2),
             HoldUntil = retryStored.Task,
             AfterResponse = (_, response) =>
             {

@@ -202,13 +202,15 @@ public abstract partial class BitsUploadStoreContract
         var data = RandomBytes(200_000, 3);
         var session = await NewSessionAsync(total: data.Length);
         var random = new Random(3);
-        for (var offset = 0; offset < data.Length;)
+        var blocks = 0;
+        for (var offset = 0; offset < data.Length; blocks++)
         {
             var length = Math.Min(random.Next(1, 30_000), data.Length - offset);
             session = (await Store.StageAsync(session, offset, data.AsMemory(offset, length), alreadyStaged: false, Ct))!;
             offset += length;
         }
 
+        Assert.Equal(blocks, await CountStagedAsync(session)); // one block per Fragment
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
 
         Assert.Equal(data, await ReadPublishedAsync(session.Destination));
@@ -313,6 +315,7 @@ public abstract partial class BitsUploadStoreContract
         }
 
         var (winner, loser) = laterCreatedClosesFirst ? (1, 0) : (0, 1);
+        Assert.Equal(3, await CountStagedAsync(sessions[loser]));
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(sessions[winner], allowOverwrite, Ct));
 
         // The commit told the other session: its record is no longer open (its next Fragment reads it and restarts).
@@ -449,6 +452,7 @@ public abstract partial class BitsUploadStoreContract
     {
         var data = RandomBytes(3000, 11);
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 1000, upTo: 2000);
+        Assert.Equal(2, await CountStagedAsync(session));
 
         await Store.DiscardAsync(session, state, Ct);
         await Store.DiscardAsync(session, state, Ct);
@@ -468,6 +472,8 @@ public abstract partial class BitsUploadStoreContract
         var theirs = RandomBytes(5000, 15);
         var cancelled = await StageAllAsync(await NewSessionAsync(destination, mine.Length), mine, 1000, upTo: 2000);
         var other = await StageAllAsync(await NewSessionAsync(destination, theirs.Length), theirs, 1000);
+        Assert.Equal(2, await CountStagedAsync(cancelled));
+        Assert.Equal(5, await CountStagedAsync(other));
 
         await Store.DiscardAsync(cancelled, BitsSessionState.Cancelled, Ct);
 
@@ -511,6 +517,7 @@ public abstract partial class BitsUploadStoreContract
         LowerLimits(TinyLimits);
         var data = RandomBytes(100 * 5 * 1024, 55);
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 5 * 1024, upTo: 50 * 5 * 1024);
+        Assert.True(await CountStagedAsync(session) > 0, "the session's blocks and segment are not counted");
 
         await Store.DiscardAsync(session, BitsSessionState.Cancelled, Ct);
 

@@ -139,14 +139,18 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         }
     }
 
-    /// <summary>Uncommitted blocks the session still has anywhere, plus its own blob if it exists.</summary>
+    /// <summary>
+    /// Uncommitted blocks the session still has anywhere, plus its own blob, each coalescing segment and its reply if it
+    /// has them (as the Azure store's staging blobs of the session are counted).
+    /// </summary>
     public int StagedItems(BitsSession session)
     {
         lock (_gate)
         {
             return _blobs.Values.Sum(b => b.Uncommitted.Values.Count(block => block.SessionId == session.Id))
                 + (_blobs.ContainsKey(PrivatePrefix + session.Id) ? 1 : 0)
-                + _segments.Keys.Count(k => k.SessionId == session.Id);
+                + _segments.Keys.Count(k => k.SessionId == session.Id)
+                + (_replies.ContainsKey(session.Id) ? 1 : 0);
         }
     }
 
