@@ -294,22 +294,22 @@ internal sealed partial class BitsAuthenticator(
     /// <summary>Never logs credentials, tokens or the Authorization header; user names only once authenticated.</summary>
     private static partial class Log
     {
-        [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Authentication required in area {Area}: {Reason}")]
+        [LoggerMessage(EventId = BitsEventIds.AspNetCore.Challenged, Level = LogLevel.Information, Message = "Authentication required in area {Area}: {Reason}")]
         public static partial void Challenged(ILogger logger, string area, string reason);
 
-        [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "Request refused in area {Area} with 403: {Reason}")]
+        [LoggerMessage(EventId = BitsEventIds.AspNetCore.Refused, Level = LogLevel.Warning, Message = "Request refused in area {Area} with 403: {Reason}")]
         public static partial void Refused(ILogger logger, string area, string reason);
 
-        [LoggerMessage(EventId = 42, Level = LogLevel.Warning, Message = "Authenticated user {User} is not allowed in area {Area}")]
+        [LoggerMessage(EventId = BitsEventIds.AspNetCore.UserNotAllowed, Level = LogLevel.Warning, Message = "Authenticated user {User} is not allowed in area {Area}")]
         public static partial void UserNotAllowed(ILogger logger, string area, string user);
 
-        [LoggerMessage(EventId = 43, Level = LogLevel.Debug, Message = "Area {Area}: authenticated {Scheme} user {User}")]
+        [LoggerMessage(EventId = BitsEventIds.AspNetCore.Authenticated, Level = LogLevel.Debug, Message = "Area {Area}: authenticated {Scheme} user {User}")]
         public static partial void Authenticated(ILogger logger, string area, string scheme, string user);
 
-        [LoggerMessage(EventId = 45, Level = LogLevel.Warning, Message = "Request throttled in area {Area}: {Limit}")]
+        [LoggerMessage(EventId = BitsEventIds.AspNetCore.Throttled, Level = LogLevel.Warning, Message = "Request throttled in area {Area}: {Limit}")]
         public static partial void Throttled(ILogger logger, string area, string limit);
 
-        [LoggerMessage(EventId = 44, Level = LogLevel.Error, Message = "Bearer token signing keys are unavailable for area {Area}: {Reason}")]
+        [LoggerMessage(EventId = BitsEventIds.AspNetCore.KeysUnavailable, Level = LogLevel.Error, Message = "Bearer token signing keys are unavailable for area {Area}: {Reason}")]
         public static partial void KeysUnavailable(ILogger logger, string area, string reason);
     }
 }

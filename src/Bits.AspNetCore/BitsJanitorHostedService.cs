@@ -117,10 +117,10 @@ public sealed partial class BitsJanitorHostedService : IHostedService, IDisposab
 
     private static partial class Log
     {
-        [LoggerMessage(3101, LogLevel.Information, "Session janitor runs every {Interval}", EventName = "JanitorStarted")]
+        [LoggerMessage(BitsEventIds.Janitor.JanitorStarted, LogLevel.Information, "Session janitor runs every {Interval}", EventName = "JanitorStarted")]
         public static partial void Started(ILogger logger, TimeSpan interval);
 
-        [LoggerMessage(3102, LogLevel.Debug, "Session janitor hosted service is idle (Enabled = {Enabled}, HostedService = {HostedService})", EventName = "JanitorInactive")]
+        [LoggerMessage(BitsEventIds.Janitor.JanitorInactive, LogLevel.Debug, "Session janitor hosted service is idle (Enabled = {Enabled}, HostedService = {HostedService})", EventName = "JanitorInactive")]
         public static partial void Inactive(ILogger logger, bool enabled, bool hostedService);
     }
 }

@@ -618,25 +618,25 @@ public sealed partial class BitsUploadClient
 
     private static partial class Log
     {
-        [LoggerMessage(2001, LogLevel.Debug, "{PacketType} answered HTTP {StatusCode}, error {ErrorCode}, received {Received}", EventName = "BitsAck")]
+        [LoggerMessage(BitsClientEventIds.BitsAck, LogLevel.Debug, "{PacketType} answered HTTP {StatusCode}, error {ErrorCode}, received {Received}", EventName = "BitsAck")]
         public static partial void Ack(ILogger logger, string packetType, int statusCode, string? errorCode, long? received);
 
-        [LoggerMessage(2002, LogLevel.Warning, "{PacketType} failed transiently ({Failures} in a row): {Reason}; retrying in {Delay}", EventName = "BitsRetry")]
+        [LoggerMessage(BitsClientEventIds.BitsRetry, LogLevel.Warning, "{PacketType} failed transiently ({Failures} in a row): {Reason}; retrying in {Delay}", EventName = "BitsRetry")]
         public static partial void Retry(ILogger logger, string packetType, int failures, string reason, TimeSpan delay);
 
-        [LoggerMessage(2003, LogLevel.Information, "Created upload session {SessionId} at {Url}", EventName = "BitsSessionCreated")]
+        [LoggerMessage(BitsClientEventIds.BitsSessionCreated, LogLevel.Information, "Created upload session {SessionId} at {Url}", EventName = "BitsSessionCreated")]
         public static partial void SessionCreated(ILogger logger, string? sessionId, Uri url);
 
-        [LoggerMessage(2004, LogLevel.Warning, "Session {SessionId} not found by the server; starting over with a new session (restart {Restart})", EventName = "BitsSessionRestart")]
+        [LoggerMessage(BitsClientEventIds.BitsSessionRestart, LogLevel.Warning, "Session {SessionId} not found by the server; starting over with a new session (restart {Restart})", EventName = "BitsSessionRestart")]
         public static partial void SessionRestart(ILogger logger, string? sessionId, int restart);
 
-        [LoggerMessage(2005, LogLevel.Information, "Server refused the fragment size (413); fragments are now {FragmentBytes} bytes", EventName = "BitsFragmentShrunk")]
+        [LoggerMessage(BitsClientEventIds.BitsFragmentShrunk, LogLevel.Information, "Server refused the fragment size (413); fragments are now {FragmentBytes} bytes", EventName = "BitsFragmentShrunk")]
         public static partial void FragmentShrunk(ILogger logger, long fragmentBytes);
 
-        [LoggerMessage(2006, LogLevel.Debug, "Sent bytes {First}..{End}, server resynchronised to {Received} (HTTP {StatusCode})", EventName = "BitsResync")]
+        [LoggerMessage(BitsClientEventIds.BitsResync, LogLevel.Debug, "Sent bytes {First}..{End}, server resynchronised to {Received} (HTTP {StatusCode})", EventName = "BitsResync")]
         public static partial void Resync(ILogger logger, long first, long end, long received, int statusCode);
 
-        [LoggerMessage(2007, LogLevel.Information, "Upload session {SessionId} closed: {Bytes} bytes, {Fragments} fragments, {Retransmits} resyncs", EventName = "BitsCompleted")]
+        [LoggerMessage(BitsClientEventIds.BitsCompleted, LogLevel.Information, "Upload session {SessionId} closed: {Bytes} bytes, {Fragments} fragments, {Retransmits} resyncs", EventName = "BitsCompleted")]
         public static partial void Completed(ILogger logger, string sessionId, long bytes, int fragments, int retransmits);
     }
 }

@@ -161,13 +161,13 @@ internal sealed partial class BitsCompletionEvents(IBitsUploadStore store, IBits
 
     private static partial class Log
     {
-        [LoggerMessage(1011, LogLevel.Error, "Completion event for session {SessionId} could not be sent to queue {Queue}", EventName = "CompletionEventLost")]
+        [LoggerMessage(BitsEventIds.Protocol.CompletionEventLost, LogLevel.Error, "Completion event for session {SessionId} could not be sent to queue {Queue}", EventName = "CompletionEventLost")]
         public static partial void CompletionEventLost(ILogger logger, string sessionId, string queue, Exception exception);
 
-        [LoggerMessage(1021, LogLevel.Warning, "Completion event for session {SessionId} could not be sent to queue {Queue}; it stays pending (a repeated Close or the janitor sends it)", EventName = "CompletionEventPending")]
+        [LoggerMessage(BitsEventIds.Protocol.CompletionEventPending, LogLevel.Warning, "Completion event for session {SessionId} could not be sent to queue {Queue}; it stays pending (a repeated Close or the janitor sends it)", EventName = "CompletionEventPending")]
         public static partial void CompletionEventPending(ILogger logger, string sessionId, string queue, Exception exception);
 
-        [LoggerMessage(1022, LogLevel.Warning, "Pending completion event for session {SessionId} (queue {Queue}) not sent: its file is gone or another session's now", EventName = "CompletionEventDropped")]
+        [LoggerMessage(BitsEventIds.Protocol.CompletionEventDropped, LogLevel.Warning, "Pending completion event for session {SessionId} (queue {Queue}) not sent: its file is gone or another session's now", EventName = "CompletionEventDropped")]
         public static partial void CompletionEventDropped(ILogger logger, string sessionId, string queue);
     }
 }

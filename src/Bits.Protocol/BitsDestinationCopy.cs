@@ -51,10 +51,10 @@ internal sealed partial class BitsDestinationCopy(BitsProtocolHandler handler, T
 
     private static partial class Log
     {
-        [LoggerMessage(1201, LogLevel.Information, "Session {SessionId}: the copy into the destination continues at the next Close-Session (this request's budget of {BudgetSeconds} s is used)", EventName = "CopyContinuesLater")]
+        [LoggerMessage(BitsEventIds.Protocol.CopyContinuesLater, LogLevel.Information, "Session {SessionId}: the copy into the destination continues at the next Close-Session (this request's budget of {BudgetSeconds} s is used)", EventName = "CopyContinuesLater")]
         public static partial void CopyContinuesLater(ILogger logger, string sessionId, double budgetSeconds);
 
-        [LoggerMessage(1202, LogLevel.Warning, "Session {SessionId}: the copy into the destination could not start on the final Fragment; Close-Session continues it", EventName = "CopyStartFailed")]
+        [LoggerMessage(BitsEventIds.Protocol.CopyStartFailed, LogLevel.Warning, "Session {SessionId}: the copy into the destination could not start on the final Fragment; Close-Session continues it", EventName = "CopyStartFailed")]
         public static partial void CopyStartFailed(ILogger logger, string sessionId, Exception exception);
     }
 }

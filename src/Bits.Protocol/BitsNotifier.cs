@@ -275,22 +275,22 @@ public sealed partial class BitsNotifier
 
     private static partial class Log
     {
-        [LoggerMessage(1105, LogLevel.Warning, "Server application at {Url} gave session {SessionId} an invalid BITS-Static-Response-URL", EventName = "BackEndInvalidStaticUrl")]
+        [LoggerMessage(BitsEventIds.Protocol.BackEndInvalidStaticUrl, LogLevel.Warning, "Server application at {Url} gave session {SessionId} an invalid BITS-Static-Response-URL", EventName = "BackEndInvalidStaticUrl")]
         public static partial void BackEndInvalidStaticUrl(ILogger logger, string sessionId, string url);
 
-        [LoggerMessage(1106, LogLevel.Warning, "Server application at {Url} gave session {SessionId} a reply larger than {MaxReplyBytes} bytes", EventName = "BackEndReplyTooLarge")]
+        [LoggerMessage(BitsEventIds.Protocol.BackEndReplyTooLarge, LogLevel.Warning, "Server application at {Url} gave session {SessionId} a reply larger than {MaxReplyBytes} bytes", EventName = "BackEndReplyTooLarge")]
         public static partial void BackEndReplyTooLarge(ILogger logger, string sessionId, string url, long maxReplyBytes);
 
-        [LoggerMessage(1101, LogLevel.Information, "Server application at {Url} accepted session {SessionId} (static reply: {StaticReply}, copy to destination: {Copy})", EventName = "BackEndAccepted")]
+        [LoggerMessage(BitsEventIds.Protocol.BackEndAccepted, LogLevel.Information, "Server application at {Url} accepted session {SessionId} (static reply: {StaticReply}, copy to destination: {Copy})", EventName = "BackEndAccepted")]
         public static partial void BackEndAccepted(ILogger logger, string sessionId, string url, bool staticReply, bool copy);
 
-        [LoggerMessage(1102, LogLevel.Warning, "Server application at {Url} refused session {SessionId} with {Status}", EventName = "BackEndRefused")]
+        [LoggerMessage(BitsEventIds.Protocol.BackEndRefused, LogLevel.Warning, "Server application at {Url} refused session {SessionId} with {Status}", EventName = "BackEndRefused")]
         public static partial void BackEndRefused(ILogger logger, string sessionId, string url, int status);
 
-        [LoggerMessage(1103, LogLevel.Warning, "Server application at {Url} did not answer for session {SessionId} within {Seconds} s", EventName = "BackEndTimedOut")]
+        [LoggerMessage(BitsEventIds.Protocol.BackEndTimedOut, LogLevel.Warning, "Server application at {Url} did not answer for session {SessionId} within {Seconds} s", EventName = "BackEndTimedOut")]
         public static partial void BackEndTimedOut(ILogger logger, string sessionId, string url, double seconds);
 
-        [LoggerMessage(1104, LogLevel.Warning, "Server application at {Url} unreachable for session {SessionId}", EventName = "BackEndUnreachable")]
+        [LoggerMessage(BitsEventIds.Protocol.BackEndUnreachable, LogLevel.Warning, "Server application at {Url} unreachable for session {SessionId}", EventName = "BackEndUnreachable")]
         public static partial void BackEndUnreachable(ILogger logger, string sessionId, string url, Exception exception);
     }
 }

@@ -542,40 +542,40 @@ public sealed partial class BitsProtocolHandler
 
     internal static partial class Log
     {
-        [LoggerMessage(1001, LogLevel.Information, "Created session {SessionId} for {Destination}", EventName = "SessionCreated")]
+        [LoggerMessage(BitsEventIds.Protocol.SessionCreated, LogLevel.Information, "Created session {SessionId} for {Destination}", EventName = "SessionCreated")]
         public static partial void SessionCreated(ILogger logger, string sessionId, string destination);
 
-        [LoggerMessage(1002, LogLevel.Information, "Published session {SessionId} to {Destination}: {Bytes} bytes in {ElapsedMs} ms", EventName = "Published")]
+        [LoggerMessage(BitsEventIds.Protocol.Published, LogLevel.Information, "Published session {SessionId} to {Destination}: {Bytes} bytes in {ElapsedMs} ms", EventName = "Published")]
         public static partial void Published(ILogger logger, string sessionId, string destination, long bytes, double elapsedMs);
 
-        [LoggerMessage(1003, LogLevel.Information, "Cancelled session {SessionId}", EventName = "Cancelled")]
+        [LoggerMessage(BitsEventIds.Protocol.Cancelled, LogLevel.Information, "Cancelled session {SessionId}", EventName = "Cancelled")]
         public static partial void Cancelled(ILogger logger, string sessionId);
 
-        [LoggerMessage(1004, LogLevel.Warning, "{PacketType} for session {SessionId} failed: {StatusCode} {ErrorCode} {Reason}", EventName = "PacketFailed")]
+        [LoggerMessage(BitsEventIds.Protocol.PacketFailed, LogLevel.Warning, "{PacketType} for session {SessionId} failed: {StatusCode} {ErrorCode} {Reason}", EventName = "PacketFailed")]
         public static partial void PacketFailed(ILogger logger, string packetType, string? sessionId, int statusCode, string errorCode, string reason);
 
-        [LoggerMessage(1005, LogLevel.Warning, "Storage unavailable while handling {PacketType} for session {SessionId}", EventName = "StorageUnavailable")]
+        [LoggerMessage(BitsEventIds.Protocol.StorageUnavailable, LogLevel.Warning, "Storage unavailable while handling {PacketType} for session {SessionId}", EventName = "StorageUnavailable")]
         public static partial void StorageUnavailable(ILogger logger, string packetType, string? sessionId, Exception exception);
 
-        [LoggerMessage(1006, LogLevel.Error, "Unhandled error while handling {PacketType} for session {SessionId}", EventName = "UnhandledError")]
+        [LoggerMessage(BitsEventIds.Protocol.UnhandledError, LogLevel.Error, "Unhandled error while handling {PacketType} for session {SessionId}", EventName = "UnhandledError")]
         public static partial void UnhandledError(ILogger logger, string packetType, string? sessionId, Exception exception);
 
-        [LoggerMessage(1007, LogLevel.Warning, "Fragment body for session {SessionId} ended before {ContentLength} bytes; nothing stored", EventName = "BodyIncomplete")]
+        [LoggerMessage(BitsEventIds.Protocol.BodyIncomplete, LogLevel.Warning, "Fragment body for session {SessionId} ended before {ContentLength} bytes; nothing stored", EventName = "BodyIncomplete")]
         public static partial void BodyIncomplete(ILogger logger, string sessionId, long contentLength, Exception exception);
 
-        [LoggerMessage(1008, LogLevel.Debug, "Fragment for session {SessionId} at {First} overlaps stored bytes up to {Received}; storing only new bytes", EventName = "OverlapTrimmed")]
+        [LoggerMessage(BitsEventIds.Protocol.OverlapTrimmed, LogLevel.Debug, "Fragment for session {SessionId} at {First} overlaps stored bytes up to {Received}; storing only new bytes", EventName = "OverlapTrimmed")]
         public static partial void OverlapTrimmed(ILogger logger, string sessionId, long first, long received);
 
-        [LoggerMessage(1010, LogLevel.Warning, "{PacketType} for session {SessionId}: staged data is gone ({Reason})", EventName = "SessionGone")]
+        [LoggerMessage(BitsEventIds.Protocol.SessionGone, LogLevel.Warning, "{PacketType} for session {SessionId}: staged data is gone ({Reason})", EventName = "SessionGone")]
         public static partial void SessionGone(ILogger logger, string packetType, string? sessionId, string reason);
 
-        [LoggerMessage(1012, LogLevel.Warning, "Close-Session for session {SessionId}: its staged data for {Destination} was discarded by another session's commit; the client starts again", EventName = "StagedDataDiscarded")]
+        [LoggerMessage(BitsEventIds.Protocol.StagedDataDiscarded, LogLevel.Warning, "Close-Session for session {SessionId}: its staged data for {Destination} was discarded by another session's commit; the client starts again", EventName = "StagedDataDiscarded")]
         public static partial void StagedDataDiscarded(ILogger logger, string sessionId, string destination);
 
-        [LoggerMessage(1013, LogLevel.Warning, "Session {SessionId} was idle for {IdleHours} hours, longer than staged data is kept: discarded", EventName = "IdleDiscarded")]
+        [LoggerMessage(BitsEventIds.Protocol.IdleDiscarded, LogLevel.Warning, "Session {SessionId} was idle for {IdleHours} hours, longer than staged data is kept: discarded", EventName = "IdleDiscarded")]
         public static partial void IdleDiscarded(ILogger logger, string sessionId, double idleHours);
 
-        [LoggerMessage(1009, LogLevel.Warning, "Close-Session for incomplete session {SessionId} ({Received} of {Total} bytes): discarded", EventName = "IncompleteDiscarded")]
+        [LoggerMessage(BitsEventIds.Protocol.IncompleteDiscarded, LogLevel.Warning, "Close-Session for incomplete session {SessionId} ({Received} of {Total} bytes): discarded", EventName = "IncompleteDiscarded")]
         public static partial void IncompleteDiscarded(ILogger logger, string sessionId, long received, long? total);
     }
 }

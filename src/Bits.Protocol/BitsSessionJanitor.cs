@@ -243,22 +243,22 @@ public sealed partial class BitsSessionJanitor
 
     private static partial class Log
     {
-        [LoggerMessage(3001, LogLevel.Information, "Janitor run: {ExpiredSessions} idle sessions and {ExpiredTombstones} tombstones removed, {Rescheduled} active sessions rescheduled in {ElapsedMs} ms", EventName = "JanitorRunCompleted")]
+        [LoggerMessage(BitsEventIds.Janitor.JanitorRunCompleted, LogLevel.Information, "Janitor run: {ExpiredSessions} idle sessions and {ExpiredTombstones} tombstones removed, {Rescheduled} active sessions rescheduled in {ElapsedMs} ms", EventName = "JanitorRunCompleted")]
         public static partial void RunCompleted(ILogger logger, int expiredSessions, int expiredTombstones, int rescheduled, double elapsedMs);
 
-        [LoggerMessage(3002, LogLevel.Debug, "Janitor run: nothing due", EventName = "JanitorNothingDue")]
+        [LoggerMessage(BitsEventIds.Janitor.JanitorNothingDue, LogLevel.Debug, "Janitor run: nothing due", EventName = "JanitorNothingDue")]
         public static partial void NothingDue(ILogger logger);
 
-        [LoggerMessage(3003, LogLevel.Warning, "The upload store {StoreType} does not implement IBitsExpiryStore: sessions never expire", EventName = "JanitorUnsupported")]
+        [LoggerMessage(BitsEventIds.Janitor.JanitorUnsupported, LogLevel.Warning, "The upload store {StoreType} does not implement IBitsExpiryStore: sessions never expire", EventName = "JanitorUnsupported")]
         public static partial void Unsupported(ILogger logger, string storeType);
 
-        [LoggerMessage(3004, LogLevel.Warning, "Janitor run failed after removing {ExpiredSessions} sessions and {ExpiredTombstones} tombstones and rescheduling {Rescheduled}; the next run continues", EventName = "JanitorRunFailed")]
+        [LoggerMessage(BitsEventIds.Janitor.JanitorRunFailed, LogLevel.Warning, "Janitor run failed after removing {ExpiredSessions} sessions and {ExpiredTombstones} tombstones and rescheduling {Rescheduled}; the next run continues", EventName = "JanitorRunFailed")]
         public static partial void RunFailed(ILogger logger, int expiredSessions, int expiredTombstones, int rescheduled, Exception exception);
 
-        [LoggerMessage(3006, LogLevel.Information, "Janitor run: {Sent} pending completion events sent, {NotSent} dropped or postponed", EventName = "JanitorPendingEvents")]
+        [LoggerMessage(BitsEventIds.Janitor.JanitorPendingEvents, LogLevel.Information, "Janitor run: {Sent} pending completion events sent, {NotSent} dropped or postponed", EventName = "JanitorPendingEvents")]
         public static partial void PendingEvents(ILogger logger, int sent, int notSent);
 
-        [LoggerMessage(3005, LogLevel.Debug, "Janitor is disabled (Bits:Janitor:Enabled = false)", EventName = "JanitorDisabled")]
+        [LoggerMessage(BitsEventIds.Janitor.JanitorDisabled, LogLevel.Debug, "Janitor is disabled (Bits:Janitor:Enabled = false)", EventName = "JanitorDisabled")]
         public static partial void Disabled(ILogger logger);
     }
 }

@@ -305,7 +305,7 @@ public sealed partial class AzureBitsUploadStore : IBitsExpiryStore
 
     private static partial class Log
     {
-        [LoggerMessage(2101, LogLevel.Information, "Session {SessionId} expired (last activity {LastActivity}); removed with its staged data", EventName = "SessionExpired")]
+        [LoggerMessage(BitsEventIds.Storage.SessionExpired, LogLevel.Information, "Session {SessionId} expired (last activity {LastActivity}); removed with its staged data", EventName = "SessionExpired")]
         public static partial void SessionExpired(ILogger logger, string sessionId, DateTimeOffset lastActivity);
     }
 }

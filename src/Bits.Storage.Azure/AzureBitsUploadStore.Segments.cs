@@ -158,7 +158,7 @@ public sealed partial class AzureBitsUploadStore
 
     private static partial class Log
     {
-        [LoggerMessage(2006, LogLevel.Warning, "Session {SessionId}: the blob of {Destination} holds the most uncommitted blocks storage allows; coalescing into a segment", EventName = "BlobFull")]
+        [LoggerMessage(BitsEventIds.Storage.BlobFull, LogLevel.Warning, "Session {SessionId}: the blob of {Destination} holds the most uncommitted blocks storage allows; coalescing into a segment", EventName = "BlobFull")]
         public static partial void BlobFull(ILogger logger, string sessionId, string destination);
     }
 }

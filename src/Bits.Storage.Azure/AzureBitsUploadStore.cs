@@ -737,19 +737,19 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
 
     private static partial class Log
     {
-        [LoggerMessage(2001, LogLevel.Information, "Session {SessionId} was already published to {Destination}; finishing clean-up", EventName = "AlreadyPublished")]
+        [LoggerMessage(BitsEventIds.Storage.AlreadyPublished, LogLevel.Information, "Session {SessionId} was already published to {Destination}; finishing clean-up", EventName = "AlreadyPublished")]
         public static partial void AlreadyPublished(ILogger logger, string sessionId, string destination);
 
-        [LoggerMessage(2002, LogLevel.Information, "Publishing session {SessionId} to {Destination}: the destination changed since it was observed; looking again", EventName = "PublishRaced")]
+        [LoggerMessage(BitsEventIds.Storage.PublishRaced, LogLevel.Information, "Publishing session {SessionId} to {Destination}: the destination changed since it was observed; looking again", EventName = "PublishRaced")]
         public static partial void PublishRaced(ILogger logger, string sessionId, string destination);
 
-        [LoggerMessage(2004, LogLevel.Warning, "Session {SessionId}: its staged blocks on {Destination} are gone (another session's commit, or expiry); discarded", EventName = "StagedBlocksGone")]
+        [LoggerMessage(BitsEventIds.Storage.StagedBlocksGone, LogLevel.Warning, "Session {SessionId}: its staged blocks on {Destination} are gone (another session's commit, or expiry); discarded", EventName = "StagedBlocksGone")]
         public static partial void StagedBlocksGone(ILogger logger, string sessionId, string destination);
 
-        [LoggerMessage(2005, LogLevel.Information, "Session {SessionId} marked discarded: the commit of session {CommittingSessionId} deleted its staged blocks", EventName = "OtherSessionDiscarded")]
+        [LoggerMessage(BitsEventIds.Storage.OtherSessionDiscarded, LogLevel.Information, "Session {SessionId} marked discarded: the commit of session {CommittingSessionId} deleted its staged blocks", EventName = "OtherSessionDiscarded")]
         public static partial void OtherSessionDiscarded(ILogger logger, string sessionId, string committingSessionId);
 
-        [LoggerMessage(2003, LogLevel.Information, "Session {SessionId}: the retried insert of its row found it stored already (a lost response)", EventName = "SessionRowAlreadyStored")]
+        [LoggerMessage(BitsEventIds.Storage.SessionRowAlreadyStored, LogLevel.Information, "Session {SessionId}: the retried insert of its row found it stored already (a lost response)", EventName = "SessionRowAlreadyStored")]
         public static partial void SessionRowAlreadyStored(ILogger logger, string sessionId);
     }
 }

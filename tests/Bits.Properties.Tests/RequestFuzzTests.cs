@@ -198,7 +198,7 @@ public partial class RequestFuzzTests
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (eventId.Id == 1006)
+            if (eventId.Id == BitsEventIds.Protocol.UnhandledError)
             {
                 Interlocked.Increment(ref _unhandled);
             }
