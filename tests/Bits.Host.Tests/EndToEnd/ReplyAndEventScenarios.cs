@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Azure.Data.Tables;
 using Azure.Storage.Queues;
 using Bits.Client;
 using Bits.Testing;
@@ -168,7 +169,13 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
             staged.AssertAck(200);
         }
 
-        // The quick area's timeout is 1 ms: by the time the janitor runs, that session is idle past it.
+        // The quick area's timeout is 1 ms. The janitor compares the session row's last write (storage's Timestamp) plus
+        // that timeout with its own clock, read when its run starts: make sure this machine's clock is past that instant
+        // first (a condition on the wall clock both use, bounded; once seen failing in a full run when the run started
+        // within the millisecond of the Fragment's write).
+        var row = await host.Storage.Sessions.GetEntityAsync<TableEntity>(quick, "session", cancellationToken: Ct);
+        var idleSince = row.Value.Timestamp!.Value + TimeSpan.FromMilliseconds(20);
+        Assert.True(SpinWait.SpinUntil(() => DateTimeOffset.UtcNow > idleSince, TimeSpan.FromSeconds(5)), "the clock never passed the row's timestamp");
         await host.RunJanitorAsync();
 
         Assert.False(await SessionRowExistsAsync(host, quick), "the quick area's session is still there");
