@@ -43,8 +43,10 @@ internal sealed partial class BitsDestinationCopy(BitsProtocolHandler handler, T
         {
             await ContinueAsync(store, session, cancellationToken);
         }
-        catch (Exception ex) when (ex is BitsStoreUnavailableException or BitsSessionGoneException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            // Any storage fault, transient or not (e.g. a refused Put Block From URL): the back-end's answer is recorded,
+            // so the final Fragment still succeeds and Close-Session continues (or reports) the copy.
             Log.CopyStartFailed(handler.Logger, session.Id, ex);
         }
     }

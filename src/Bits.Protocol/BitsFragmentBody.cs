@@ -27,15 +27,15 @@ internal sealed class BitsFragmentBody : IDisposable
 
     /// <summary>
     /// Reads exactly <paramref name="length"/> bytes of <paramref name="body"/>. Each chunk is leased after the body
-    /// has bytes for it, waiting for room at most until <paramref name="wait"/> has passed since the start (on
-    /// <paramref name="time"/>). Returns false when a chunk got no memory in time (the caller answers 503 and disposes);
+    /// has bytes for it, waiting for room at most <paramref name="wait"/> in all (time queued for memory on
+    /// <paramref name="time"/>; time spent receiving a slow body does not count). Returns false when a chunk got no memory in time (the caller answers 503 and disposes);
     /// a body that ends early or breaks is returned as <paramref name="failure"/>, not thrown.
     /// </summary>
     public async Task<(bool Leased, Exception? Failure)> ReadAsync(
         Stream body, int length, BitsFragmentMemory memory, TimeSpan wait, TimeProvider time, CancellationToken cancellationToken)
     {
         _memory = memory;
-        var started = time.GetTimestamp();
+        var queued = TimeSpan.Zero;
         var segments = new List<ReadOnlyMemory<byte>>();
         try
         {
@@ -49,9 +49,11 @@ internal sealed class BitsFragmentBody : IDisposable
                 // one: two classes in all, so returned buffers are reused exactly instead of dropped for the garbage
                 // collector (which let peak RSS grow to 400 MiB at 16 x 13 MiB fragments with a class per chunk size).
                 var lease = size <= FirstChunkBytes ? size : MaxChunkBytes;
-                var remaining = wait - time.GetElapsedTime(started);
+                var remaining = wait - queued;
+                var asked = time.GetTimestamp();
                 var chunk = await memory.TryAcquireAsync(
                     lease, _chunks.Count == 0 ? null : this, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, time, cancellationToken);
+                queued += time.GetElapsedTime(asked);
                 if (chunk is null)
                 {
                     return (false, null);

@@ -266,6 +266,37 @@ public class FragmentMemoryTests
     }
 
     [Fact]
+    public async Task Fragment_WhoseBodyIsSlow_StillGetsTheWholeWaitForMemory_TimeReceivingDoesNotCount()
+    {
+        var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
+        var file = HandlerHarness.RandomFile(2 * MiB);
+
+        // S, a slow client, has sent its first bytes; R takes over the limit (the runner) and stalls before its last chunk.
+        var s = await harness.CreateSessionAsync("/dir/s.bin");
+        var sBody = new GatedStream(file.AsMemory(0, MiB).ToArray(), openBytes: BitsFragmentBody.FirstChunkBytes);
+        var sAck = harness.SendAsync(WithBody(BitsRequests.Fragment("/dir/s.bin", s, file, 0, MiB), sBody));
+        await sBody.Reading.WaitAsync(Ct);
+        var r = await harness.CreateSessionAsync(Path);
+        var rBody = new GatedStream(file, openBytes: MiB + (64 * KiB));
+        var rAck = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, r, file, 0, 2 * MiB), rBody));
+        await rBody.Reading.WaitAsync(Ct);
+
+        // S's client took 40 s for its bytes so far; its next chunk must queue behind the runner. Time spent receiving is
+        // not time spent waiting for memory: S waits (it is not refused at once) and gets through when R is in.
+        harness.Time.Advance(TimeSpan.FromSeconds(40));
+        var queued = NextQueuedAsync(harness);
+        sBody.Open();
+        await QueuedAsync(harness, queued);
+        rBody.Open();
+
+        AckAssert.Received(await rAck, 2 * MiB);
+        var sDone = await sAck;
+        AckAssert.IsAck(sDone, 200);
+        AckAssert.Received(sDone, MiB);
+        Assert.Equal(0, harness.Handler.FragmentMemory.LeasedBytes);
+    }
+
+    [Fact]
     public async Task Fragment_HoldingChunks_ThatGetsNoMoreWithinTheWait_Gets503_AndGivesEverythingBack()
     {
         var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
