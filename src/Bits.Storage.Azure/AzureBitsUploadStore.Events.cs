@@ -23,17 +23,10 @@ public sealed partial class AzureBitsUploadStore : IBitsEventStore
         // Both in parallel: the commit waits for both, so a crash in between leaves no publish that owes an event.
         var listing = _table.UpsertEntityAsync(EventEntry(session.Id, pending, dueAt), TableUpdateMode.Replace, cancellationToken);
         var mark = new TableEntity(session.Id, SessionRowKey) { [EventQueueProperty] = pending.Queue, [EventAtProperty] = pending.CompletedAt };
-        try
-        {
-            var response = await _table.UpdateEntityAsync(mark, ETag.All, TableUpdateMode.Merge, cancellationToken);
-            await listing;
-            return session with { PendingEvent = pending, Version = response.Headers.ETag?.ToString() };
-        }
-        catch (RequestFailedException ex) when (ex.IsNotFound())
-        {
-            await listing;
-            return (BitsSession?)null;
-        }
+        var marking = _table.UpdateEntityAsync(mark, ETag.All, TableUpdateMode.Merge, cancellationToken);
+        return await RowMissingAsync(marking, listing)
+            ? null
+            : session with { PendingEvent = pending, Version = (await marking).Headers.ETag?.ToString() };
     }, cancellationToken);
 
     public Task<bool> IsPublishedByAsync(BitsSession session, CancellationToken cancellationToken) => Guard(async () =>
@@ -51,16 +44,9 @@ public sealed partial class AzureBitsUploadStore : IBitsEventStore
         var rowKey = session.State == BitsSessionState.Closed ? TombstoneRowKey : SessionRowKey;
         var clear = new TableEntity(session.Id, rowKey) { [EventQueueProperty] = string.Empty };
         var unlist = _table.DeleteEntityAsync(EventPartition(pending.CompletedAt), session.Id, ETag.All, cancellationToken);
-        try
-        {
-            await _table.UpdateEntityAsync(clear, ETag.All, TableUpdateMode.Merge, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.IsNotFound())
-        {
-            // Gone (expired, or the live row replaced by its tombstone meanwhile): nothing left to clear here.
-        }
 
-        await unlist;
+        // A missing row is gone (expired, or the live row replaced by its tombstone meanwhile): nothing left to clear.
+        _ = await RowMissingAsync(_table.UpdateEntityAsync(clear, ETag.All, TableUpdateMode.Merge, cancellationToken), unlist);
     }, cancellationToken);
 
     public Task PostponePendingEventAsync(BitsSession session, DateTimeOffset dueAt, CancellationToken cancellationToken) => Guard(async () =>
@@ -96,6 +82,23 @@ public sealed partial class AzureBitsUploadStore : IBitsEventStore
 
         return (IReadOnlyList<BitsSession>)due;
     }, cancellationToken);
+
+    /// <summary>
+    /// Awaits a row write and the listing write sent beside it, so that neither fails unobserved; true when the row
+    /// answered 404 and the listing write succeeded, any other failure is thrown.
+    /// </summary>
+    private static async Task<bool> RowMissingAsync(Task row, Task listing)
+    {
+        try
+        {
+            await Task.WhenAll(row, listing);
+            return false;
+        }
+        catch (RequestFailedException) when (row.Exception?.InnerException is RequestFailedException ex && ex.IsNotFound() && listing.IsCompletedSuccessfully)
+        {
+            return true;
+        }
+    }
 
     private static TableEntity EventEntry(string sessionId, BitsPendingEvent pending, DateTimeOffset dueAt) =>
         new(EventPartition(pending.CompletedAt), sessionId) { ["DueAt"] = dueAt.ToUniversalTime() };

@@ -85,7 +85,7 @@ public sealed partial class AzureBitsUploadStore
                 await segment.AppendBlockAsync(content, new AppendBlobAppendBlockOptions { Conditions = new AppendBlobRequestConditions { IfAppendPositionEqual = position + skip } }, cancellationToken);
                 return true;
             }
-            catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
+            catch (RequestFailedException ex) when (ex.IsBlobNotFound())
             {
                 return false;
             }
@@ -147,7 +147,7 @@ public sealed partial class AzureBitsUploadStore
                 throw new BitsStoreUnavailableException($"The blob of session {session.Id} holds the most uncommitted blocks storage allows; retry the Close later.");
             }
         }
-        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
+        catch (RequestFailedException ex) when (ex.IsBlobNotFound())
         {
             // No segment (our racing Close published and cleaned up, or it was never written): the chain decides.
         }

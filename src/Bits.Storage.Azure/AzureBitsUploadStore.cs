@@ -348,7 +348,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
             var list = (await blob.GetBlockListAsync(BlockListTypes.Uncommitted, cancellationToken: cancellationToken)).Value;
             return list.UncommittedBlocks.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
         }
-        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
+        catch (RequestFailedException ex) when (ex.IsBlobNotFound())
         {
             return null;
         }
@@ -390,7 +390,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
             var properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
             return (true, properties.ETag, properties.Metadata.TryGetValue(SessionIdMetadata, out var key) ? key : null);
         }
-        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
+        catch (RequestFailedException ex) when (ex.IsBlobNotFound())
         {
             return (false, default, null);
         }
@@ -540,7 +540,7 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
         {
             list = (await destination.GetBlockListAsync(BlockListTypes.Uncommitted, cancellationToken: cancellationToken)).Value;
         }
-        catch (RequestFailedException ex) when (ex.IsNotFound() && ex.ErrorCode != "ContainerNotFound")
+        catch (RequestFailedException ex) when (ex.IsBlobNotFound())
         {
             return;
         }

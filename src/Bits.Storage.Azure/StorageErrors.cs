@@ -7,6 +7,9 @@ internal static class StorageErrors
 {
     public static bool IsNotFound(this RequestFailedException ex) => ex.Status == 404;
 
+    /// <summary>The blob (or row) is not there, in a container that is: 404 other than <c>ContainerNotFound</c>.</summary>
+    public static bool IsBlobNotFound(this RequestFailedException ex) => ex.Status == 404 && ex.ErrorCode != "ContainerNotFound";
+
     public static bool IsPreconditionFailed(this RequestFailedException ex) => ex.Status == 412;
 
     public static bool IsConflict(this RequestFailedException ex) => ex.Status == 409;
