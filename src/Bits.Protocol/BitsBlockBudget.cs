@@ -7,7 +7,7 @@ namespace Bits.Protocol;
 /// </summary>
 /// <param name="MaxCommittedBlocks">Blocks one commit may name (Azure: 50,000).</param>
 /// <param name="MaxUncommittedBlocks">Uncommitted blocks one blob may hold, shared by every session staging on it (Azure: 100,000).</param>
-/// <param name="SegmentBytes">Bytes a coalescing segment collects before it moves in as one block (at most 64 MiB: the most a Close copies).</param>
+/// <param name="SegmentBytes">Bytes a coalescing segment collects before it moves in as one block (64 MiB; a move copies at most this plus the Fragment that crossed it).</param>
 public sealed record BitsBlockBudget(int MaxCommittedBlocks, int MaxUncommittedBlocks, long SegmentBytes)
 {
     /// <summary>Azure Blob Storage's limits and a 64 MiB segment.</summary>
