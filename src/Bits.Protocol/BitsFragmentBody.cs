@@ -20,6 +20,11 @@ internal sealed class BitsFragmentBody : IDisposable
     public const int MaxChunkBytes = BitsFragmentMemory.LargeClassStep;
 
     private readonly List<BitsFragmentMemory.Lease> _chunks = [];
+
+    /// <summary>The most a body of at most <paramref name="maxFragmentBytes"/> holds in chunks (each leased as a whole class).</summary>
+    public static long MaxHeldBytes(long maxFragmentBytes) => maxFragmentBytes <= FirstChunkBytes
+        ? BitsFragmentMemory.BufferBytesFor((int)maxFragmentBytes)
+        : FirstChunkBytes + (((maxFragmentBytes - FirstChunkBytes + MaxChunkBytes - 1) / MaxChunkBytes) * MaxChunkBytes);
     private BitsFragmentMemory? _memory;
 
     /// <summary>The bytes read, one segment per chunk.</summary>

@@ -10,9 +10,12 @@ namespace Bits.Protocol;
 /// holding chunks that would have to wait runs on over the limit instead (one at a time), so bodies holding part of
 /// the limit never wait for each other.</item>
 /// <item>Returned buffers are kept for the next Fragment of the same class, by whichever thread: leased plus kept bytes
-/// never exceed the limit (kept buffers of other classes are dropped first). Unlike the shared <c>ArrayPool</c>, which
-/// caches a buffer per thread, this keeps the host's buffer memory at the limit however many threads and connections
-/// there are.</item>
+/// never exceed the limit plus <see cref="RunReserveBytes"/>, room for what the body running over the limit holds
+/// (kept buffers of other classes are dropped first). Unlike the shared <c>ArrayPool</c>, which caches a buffer per
+/// thread, this keeps the host's buffer memory at that bound however many threads and connections there are; and
+/// because the run's buffers are kept too, the next run reuses them instead of allocating new ones while the old
+/// ones wait on the large-object heap for a full collection (peak RSS 289 MiB at 16 x 13 MiB fragments without the
+/// reserve, docs/performance.md).</item>
 /// </list>
 /// </summary>
 public sealed class BitsFragmentMemory
@@ -28,13 +31,24 @@ public sealed class BitsFragmentMemory
     private long _allocated;
     private object? _runner;
 
-    public BitsFragmentMemory(long limitBytes)
+    /// <param name="limitBytes">The bound on leased bytes.</param>
+    /// <param name="runReserveBytes">What one body running over the limit may hold beyond it (the largest Fragment):
+    /// returned buffers are kept up to the limit plus this.</param>
+    public BitsFragmentMemory(long limitBytes, long runReserveBytes = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limitBytes, MinimumBufferBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(runReserveBytes);
         LimitBytes = limitBytes;
+        RunReserveBytes = runReserveBytes;
     }
 
     public long LimitBytes { get; }
+
+    /// <summary>Room beyond <see cref="LimitBytes"/> for the buffers of the body running over the limit, kept for the next run.</summary>
+    public long RunReserveBytes { get; }
+
+    /// <summary>Leased plus kept bytes never exceed this.</summary>
+    private long KeepLimit => LimitBytes + RunReserveBytes;
 
     /// <summary>Bytes of the buffers currently leased (as charged against the limit).</summary>
     public long LeasedBytes
@@ -198,7 +212,7 @@ public sealed class BitsFragmentMemory
         }
     }
 
-    /// <summary>A kept buffer of <paramref name="size"/>, else a new one after dropping kept buffers down to the limit (under the lock).</summary>
+    /// <summary>A kept buffer of <paramref name="size"/>, else a new one after dropping kept buffers down to the keep limit (under the lock).</summary>
     private byte[] TakeBuffer(long size)
     {
         if (_kept.TryGetValue(size, out var stack) && stack.TryPop(out var kept))
@@ -207,7 +221,7 @@ public sealed class BitsFragmentMemory
             return kept;
         }
 
-        while (_keptBytes > 0 && _leased + _keptBytes > LimitBytes)
+        while (_keptBytes > 0 && _leased + _keptBytes > KeepLimit)
         {
             var largest = _kept.Last(k => k.Value.Count > 0);
             largest.Value.Pop();
@@ -227,11 +241,11 @@ public sealed class BitsFragmentMemory
         }
     }
 
-    /// <summary>Ends a lease's charge and keeps its buffer when leased plus kept bytes stay within the limit (under the lock).</summary>
+    /// <summary>Ends a lease's charge and keeps its buffer when leased plus kept bytes stay within the keep limit (under the lock).</summary>
     private void ReturnLocked(byte[] buffer, long charge)
     {
         _leased -= charge;
-        if (buffer.Length <= LimitBytes && _leased + _keptBytes + buffer.Length <= LimitBytes)
+        if (buffer.Length <= LimitBytes && _leased + _keptBytes + buffer.Length <= KeepLimit)
         {
             if (!_kept.TryGetValue(buffer.Length, out var stack))
             {

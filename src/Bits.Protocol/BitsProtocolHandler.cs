@@ -47,7 +47,9 @@ public sealed partial class BitsProtocolHandler
         _notifier = notifier;
         Events = new BitsCompletionEvents(store, completions, time, logger);
         Areas = new BitsAreaCatalog(_options);
-        _fragmentMemory = new BitsFragmentMemory(Math.Max(BitsFragmentMemory.MinimumBufferBytes, _options.FragmentMemoryBytes));
+        _fragmentMemory = new BitsFragmentMemory(
+            Math.Max(BitsFragmentMemory.MinimumBufferBytes, _options.FragmentMemoryBytes),
+            BitsFragmentBody.MaxHeldBytes(_options.MaxFragmentBytes));
         _sessionCache = new BitsSessionCache(_options.SessionCacheLifetime, time);
         _fragment = new BitsFragmentPacket(this);
         _close = new BitsCloseSessionPacket(this);

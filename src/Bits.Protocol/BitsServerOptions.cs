@@ -15,7 +15,7 @@ public sealed class BitsServerOptions
     /// (64 KiB, then 1 MiB chunks, <see cref="BitsFragmentBody"/>), each leased only once bytes arrive for it and all
     /// given back once the bytes are stored; a chunk that does not fit waits, and when the Fragment's 30 s are up it
     /// gets 503. The first body already holding chunks that runs short runs on over the bound (one at a time), so the
-    /// bound is this plus one Fragment. Returned buffers are kept for reuse within the bound.
+    /// bound is this plus one Fragment. Returned buffers are kept for reuse within that bound.
     /// </summary>
     public long FragmentMemoryBytes { get; set; } = 64 * 1024 * 1024;
 
