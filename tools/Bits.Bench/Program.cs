@@ -123,6 +123,10 @@ await using var host = await InProcessHost.StartAsync(storage, configure: builde
 var direct = new BlobServiceClient(azurite.ConnectionString, new BlobClientOptions()).GetBlobContainerClient("bench-direct");
 await direct.CreateIfNotExistsAsync(cancellationToken: ct);
 
+// The design floor's session rows (Scenarios.DesignFloorAsync): its own table, same account.
+var floorTable = new TableServiceClient(azurite.ConnectionString, new TableClientOptions()).GetTableClient("benchfloor");
+await floorTable.CreateIfNotExistsAsync(ct);
+
 // Through the Functions host: the same app settings as environment variables, its own storage names, the function key
 // on every request. The in-process host above then only serves nothing; the storage meter sees only its own process.
 await using var functionsHost = functions
@@ -148,6 +152,7 @@ var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = Tim
 
 // Warm-up: JIT, connections, containers.
 await Scenarios.DirectAsync(direct, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, ct);
+await Scenarios.DesignFloorAsync(direct, floorTable, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, ct);
 await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data.AsSpan(0, 4 * 1024 * 1024).ToArray(), 1024 * 1024, 2, "warmup", ct);
 
 var rows = new List<Row>();
@@ -161,6 +166,9 @@ foreach (var fragment in fragmentSizes)
         var label = string.Create(c, $"{Sizes.Format(fragment)} x {sessions}");
         var plain = new List<DirectResult>();
         var bits = new List<BitsResult>();
+
+        // At 1 session also the design floor (Put Block + row merge straight to storage), between the other two.
+        var floor = new List<DirectResult>();
         for (var run = 0; run < repeat; run++)
         {
             // Every other run in reverse order, so that neither side always runs right after the other's writes (Azurite
@@ -168,24 +176,39 @@ foreach (var fragment in fragmentSizes)
             if (run % 2 == 0)
             {
                 plain.Add(await Scenarios.DirectAsync(direct, data, fragment, sessions, ct));
+                await FloorAsync();
                 bits.Add(await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
             }
             else
             {
                 bits.Add(await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
+                await FloorAsync();
                 plain.Add(await Scenarios.DirectAsync(direct, data, fragment, sessions, ct));
             }
 
             await DeletePublishedAsync(storage, ct);
         }
 
-        var row = new Row(label, fragment, sessions, plain, bits);
+        var row = new Row(label, fragment, sessions, plain, bits) { Floor = floor };
         rows.Add(row);
         var closeStats = new Stats(bits.SelectMany(b => b.CloseLatencies));
         Console.WriteLine(string.Create(c,
             $"{label,-17} {row.DirectMiBps,6:F1} MiB/s {row.BitsMiBps,6:F1} MiB/s  {row.PairedRatio,6:F2}                           {row.PairedFragmentRatio,6:F2}                                    {closeStats.P50,5:F0}/{closeStats.Max,-5:F0} ms  {row.HotPath}"));
         Console.WriteLine(string.Create(c,
             $"    runs (end to end): direct {Runs(plain.Select(d => d.EndToEnd))}; BITS {Runs(bits.Select(b => b.EndToEnd))} MiB/s; fragment phase: direct {Runs(plain.Select(d => d.Fragments))}; BITS {Runs(bits.Select(b => b.Fragments))} MiB/s"));
+        if (floor.Count > 0)
+        {
+            Console.WriteLine(string.Create(c,
+                $"    design floor (Put Block + If-Match row merge per fragment, straight to storage, no server), end to end: {Runs(floor.Select(d => d.EndToEnd))} MiB/s; paired floor/direct {row.PairedFloorRatio:F2}; paired BITS/floor {row.PairedBitsOverFloor:F2}"));
+        }
+
+        async Task FloorAsync()
+        {
+            if (sessions == 1)
+            {
+                floor.Add(await Scenarios.DesignFloorAsync(direct, floorTable, data, fragment, sessions, ct));
+            }
+        }
     }
 }
 
@@ -201,6 +224,11 @@ foreach (var row in rows.Where(r => r.Sessions == 1))
     var serverOverhead = new Stats(scopes.Select(s => s.ServerTime - s.StorageTime));
     Console.WriteLine(string.Create(c, $"{row.Label}: client {clientLatency}"));
     Console.WriteLine(string.Create(c, $"    direct append {directLatency}"));
+    if (row.Floor.Count > 0)
+    {
+        Console.WriteLine(string.Create(c, $"    design floor (Put Block + row merge, no server) {new Stats(row.Floor.SelectMany(d => d.Fragments.Latencies))}"));
+    }
+
     Console.WriteLine(string.Create(c, $"    server {server}; its storage calls {storageTime}: reads {new Stats(scopes.Select(s => s.ReadTime))}, writes {new Stats(scopes.Select(s => s.WriteTime))}"));
     Console.WriteLine(string.Create(c, $"    per-fragment p50 ratio direct append / BITS: {directLatency.P50 / clientLatency.P50:F2}"));
     Console.WriteLine(string.Create(c, $"    overhead beyond storage: in the host {serverOverhead}"));
@@ -289,7 +317,7 @@ return 0;
 
 static string RatioText(Row row) => string.Create(
     CultureInfo.InvariantCulture,
-    $"paired {row.PairedRatio:F2} over {row.Bits.Count} runs (ratio of medians {row.Ratio:F2}; fragment phase alone {row.PairedFragmentRatio:F2}; per-fragment p50 ratio {row.P50Ratio:F2})");
+    $"paired {row.PairedRatio:F2} over {row.Bits.Count} runs (ratio of medians {row.Ratio:F2}; fragment phase alone {row.PairedFragmentRatio:F2}; per-fragment p50 ratio {row.P50Ratio:F2}{(row.Floor.Count == 0 ? string.Empty : $"; design floor/direct {row.PairedFloorRatio:F2}, BITS/floor {row.PairedBitsOverFloor:F2}")})");
 
 static string Runs(IEnumerable<ThroughputResult> results) => string.Join('/', results.Select(r => r.MiBPerSecond.ToString("F1", CultureInfo.InvariantCulture)));
 
@@ -315,6 +343,15 @@ internal sealed record Row(string Label, int Fragment, int Sessions, List<Direct
     /// fast direct run with a slow BITS run.
     /// </summary>
     public double PairedRatio => Median(Bits.Zip(Direct, (b, d) => b.EndToEnd.MiBPerSecond / d.EndToEnd.MiBPerSecond));
+
+    /// <summary>Runs of <see cref="Scenarios.DesignFloorAsync"/> paired with these (1 session only; else empty).</summary>
+    public List<DirectResult> Floor { get; init; } = [];
+
+    /// <summary>Median over runs of design floor MiB/s / direct MiB/s, end to end: what the design's two writes cost.</summary>
+    public double PairedFloorRatio => Median(Floor.Zip(Direct, (f, d) => f.EndToEnd.MiBPerSecond / d.EndToEnd.MiBPerSecond));
+
+    /// <summary>Median over runs of BITS MiB/s / design floor MiB/s, end to end: what the server adds to the design.</summary>
+    public double PairedBitsOverFloor => Median(Bits.Zip(Floor, (b, f) => b.EndToEnd.MiBPerSecond / f.EndToEnd.MiBPerSecond));
 
     /// <summary>The same over the fragment phase alone (no Create-Session, no Close-Session; direct: no create).</summary>
     public double PairedFragmentRatio => Median(Bits.Zip(Direct, (b, d) => b.Fragments.MiBPerSecond / d.Fragments.MiBPerSecond));

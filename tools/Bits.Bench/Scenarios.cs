@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using Azure;
+using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
@@ -87,6 +89,62 @@ public static class Scenarios
         return new DirectResult(
             new ThroughputResult(bytes, elapsed, all, allocated),
             new ThroughputResult(bytes, Phase(firstAppend, lastAppend), all, allocated));
+    }
+
+    /// <summary>
+    /// The floor of the design (issue 14, requirement 1), no server: the same client writes what the host writes for
+    /// each Fragment straight to storage, one Put Block on the destination blob and then the If-Match merge of a
+    /// session row (the offset truth), in order; per session the row is inserted first and the blocks committed with
+    /// one Put Block List at the end, like Create-Session and Close-Session. Against <see cref="DirectAsync"/> it says
+    /// what the two storage writes per Fragment cost on this storage; against BITS, what the host adds.
+    /// </summary>
+    public static async Task<DirectResult> DesignFloorAsync(BlobContainerClient container, TableClient table, byte[] data, int fragment, int sessions, CancellationToken ct)
+    {
+        var perSession = data.Length / sessions;
+        var run = Guid.NewGuid().ToString("N");
+        var latencies = new List<TimeSpan>[sessions];
+        var firstWrite = new long[sessions];
+        var lastWrite = new long[sessions];
+        var allocated = GC.GetTotalAllocatedBytes();
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, sessions).Select(async i =>
+        {
+            latencies[i] = [];
+            var blob = container.GetBlockBlobClient(string.Create(CultureInfo.InvariantCulture, $"{run}/{i}.bin"));
+            var row = new TableEntity(run, i.ToString(CultureInfo.InvariantCulture)) { ["Received"] = 0L, ["Blocks"] = 0 };
+            var etag = (await table.AddEntityAsync(row, ct)).Headers.ETag!.Value;
+            firstWrite[i] = stopwatch.ElapsedTicks;
+            var blocks = new List<string>();
+            for (long offset = 0; offset < perSession; offset += fragment)
+            {
+                var length = (int)Math.Min(fragment, perSession - offset);
+                var started = Stopwatch.GetTimestamp();
+                var id = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{offset:D16}-{length:D10}")));
+                using var content = new MemoryStream(data, (int)((i * (long)perSession) + offset), length, writable: false);
+                await blob.StageBlockAsync(id, content, cancellationToken: ct);
+                var merge = new TableEntity(run, row.RowKey) { ["Received"] = offset + length, ["Blocks"] = blocks.Count + 1 };
+                etag = (await table.UpdateEntityAsync(merge, etag, TableUpdateMode.Merge, ct)).Headers.ETag!.Value;
+                blocks.Add(id);
+                latencies[i].Add(Stopwatch.GetElapsedTime(started));
+            }
+
+            lastWrite[i] = stopwatch.ElapsedTicks;
+            await blob.CommitBlockListAsync(blocks, cancellationToken: ct);
+            await table.DeleteEntityAsync(run, row.RowKey, ETag.All, ct);
+        }));
+        var elapsed = stopwatch.Elapsed;
+        allocated = GC.GetTotalAllocatedBytes() - allocated;
+
+        await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = run + "/" }, ct))
+        {
+            await container.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
+        }
+
+        var all = latencies.SelectMany(l => l).ToList();
+        var bytes = (long)perSession * sessions;
+        return new DirectResult(
+            new ThroughputResult(bytes, elapsed, all, allocated),
+            new ThroughputResult(bytes, Phase(firstWrite, lastWrite), all, allocated));
     }
 
     /// <summary>
