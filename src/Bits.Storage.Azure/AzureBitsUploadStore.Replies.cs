@@ -125,12 +125,18 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
         return true;
     }, cancellationToken);
 
-    /// <summary>The ranges of a copy, <c>BitsStorage:PublishBlockBytes</c> each, with block ids of the staged-Fragment form.</summary>
+    /// <summary>
+    /// The ranges of a copy, with block ids of the staged-Fragment form: <c>BitsStorage:PublishBlockBytes</c> each, or
+    /// larger when that many would not fit a session's block budget (one commit names them all). The same for every
+    /// request of the copy, so each continues from the blocks the last one staged.
+    /// </summary>
     private IEnumerable<(string Id, long Offset, long Length)> CopyRanges(string sessionId, long total)
     {
+        var blocks = _options.BlockBudget.SessionBlocks;
+        var range = Math.Max(_options.PublishBlockBytes, (total + blocks - 1) / blocks);
         for (long position = 0; position < total;)
         {
-            var length = Math.Min(_options.PublishBlockBytes, total - position);
+            var length = Math.Min(range, total - position);
             yield return (BlockId(sessionId, position, length), position, length);
             position += length;
         }

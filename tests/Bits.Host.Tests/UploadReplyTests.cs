@@ -242,6 +242,23 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CopyToDestination_OfMoreRangesThanOneCommitMayName_UsesLargerRanges_AndPublishesByteIdentical()
+    {
+        // 100,000 bytes in 1 KiB ranges would be 98 blocks; a commit here may name 20 and a session gets 11: the ranges
+        // grow to what fits (ceil(100,000 / 11) bytes) instead of the copy failing at Close.
+        await using var copy = await StartCopyAsync(publishBlockBytes: 1024, budget: new Bits.Protocol.BitsBlockBudget(20, 24, 128 * 1024));
+        copy.Ranges.Gate.Allow(int.MaxValue);
+
+        var (id, final) = await copy.UploadAsync(rangesOnTheFinalFragment: int.MaxValue);
+        var closed = await copy.Client.CloseSessionAsync(copy.Url, id, Ct);
+
+        Assert.Equal(200, final.StatusCode);
+        Assert.Equal(200, closed.StatusCode);
+        Assert.Equal(11, copy.Ranges.Copied.Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(copy.File, await copy.Storage.ReadPublishedAsync("reply/copied.bin"));
+    }
+
+    [Fact]
     public async Task CopyToDestination_CancelledHalfWay_LeavesNoStagedDataAndNoFile()
     {
         await using var copy = await StartCopyAsync();
@@ -278,7 +295,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
     /// A host whose back-end asks for BITS-Copy-File-To-Destination, copying in 16 KiB ranges one at a time, on a fake
     /// clock, with a gate on its Put Block From URL requests: a request's budget runs out exactly when the test says.
     /// </summary>
-    private async Task<CopyRig> StartCopyAsync()
+    private async Task<CopyRig> StartCopyAsync(int publishBlockBytes = 16384, Bits.Protocol.BitsBlockBudget? budget = null)
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var gate = new CopyRangeGate();
@@ -288,7 +305,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
             new Dictionary<string, string?>
             {
                 ["Bits:CopyTimeBudget"] = CopyBudget.ToString(),
-                ["BitsStorage:PublishBlockBytes"] = "16384",
+                ["BitsStorage:PublishBlockBytes"] = publishBlockBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["BitsStorage:PublishConcurrency"] = "1",
             },
             builder =>
@@ -297,6 +314,10 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
                 blobOptions.AddPolicy(gate, HttpPipelinePosition.PerCall);
                 builder.Services.AddSingleton<TimeProvider>(time);
                 builder.Services.AddSingleton(new BlobServiceClient(azurite.ConnectionString, blobOptions));
+                if (budget is not null)
+                {
+                    builder.Services.PostConfigure<Bits.Storage.Azure.AzureBitsStorageOptions>(o => o.BlockBudget = budget);
+                }
             });
         var http = new HttpClient();
         return new CopyRig(host, storage, time, gate, http, new BitsUploadClient(http), host.Url("reply/copied.bin"), RandomFile(100_000, 7));
