@@ -28,25 +28,33 @@ public sealed partial class AzureBitsUploadStore
         {
             if (alreadyStaged)
             {
-                return (progress with { Blocks = progress.Blocks + 1 }, null);
+                // The handler's earlier call for this range staged it, and only its record write failed. It went to a
+                // segment instead when the blob refused the block (409 below): then a segment starts at this offset (one
+                // read, on this retry path only), and the bytes continue there.
+                if (!await SegmentBlob(session, offset).ExistsAsync(cancellationToken))
+                {
+                    return (progress with { Blocks = progress.Blocks + 1 }, null);
+                }
             }
-
-            try
+            else
             {
-                // The one data write: where the file will live. Same range, same block id: a retransmit rewrites it.
-                using var content = Streams.Over(data);
-                await StagingTarget(session).StageBlockAsync(BlockId(session.Id, offset, data.Length), content, cancellationToken: cancellationToken);
-                return (progress with { Blocks = progress.Blocks + 1 }, null);
-            }
-            catch (RequestFailedException ex) when (ex.IsBlockCountExceeded())
-            {
-                // Other sessions' blocks fill the blob: from here on this session needs one block per segment only.
-                Log.BlobFull(_logger, session.Id, session.Destination);
+                try
+                {
+                    // The one data write: where the file will live. Same range, same block id: a retransmit rewrites it.
+                    using var content = Streams.Over(data);
+                    await StagingTarget(session).StageBlockAsync(BlockId(session.Id, offset, data.Length), content, cancellationToken: cancellationToken);
+                    return (progress with { Blocks = progress.Blocks + 1 }, null);
+                }
+                catch (RequestFailedException ex) when (ex.IsBlockCountExceeded())
+                {
+                    // Other sessions' blocks fill the blob: from here on this session needs one block per segment only.
+                    Log.BlobFull(_logger, session.Id, session.Destination);
+                }
             }
         }
 
-        // Coalescing is sticky: a session never goes back to blocks of their own, so "already staged" (the handler's
-        // earlier call for this range) never names bytes that went the other way.
+        // Coalescing is sticky: a session never goes back to blocks of their own once its record names a segment, so
+        // "already staged" (the handler's earlier call for this range) never names bytes that went the other way.
         var start = progress.Segment ?? offset;
         if (!await AppendToSegmentAsync(session, start, offset, data, cancellationToken))
         {

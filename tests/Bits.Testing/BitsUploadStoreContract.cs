@@ -429,6 +429,27 @@ public abstract partial class BitsUploadStoreContract
     }
 
     [Fact]
+    public async Task Stage_ABlockTheFullBlobRefused_WhoseRecordFailed_ContinuesInTheSegment_OnTheAlreadyStagedRetry()
+    {
+        // The blob is full of others' blocks: the first Fragment's block is refused and its bytes go to a segment, but
+        // the record write fails (a lost response). The retry with "already staged" must not count a block that was
+        // never staged (Close would find a hole: 0x8020001F) nor leave the segment behind.
+        LowerLimits(TinyLimits);
+        var destination = NewDestination();
+        await StageForeignBlocksAsync(destination, TinyLimits.MaxUncommittedBlocks);
+        var data = RandomBytes(6 * 5 * 1024, 56);
+        var session = await NewSessionAsync(destination, data.Length);
+        Assert.Null(await Store.StageAsync(Stale(session), 0, data.AsMemory(0, 5 * 1024), alreadyStaged: false, Ct));
+        session = (await Store.StageAsync(session, 0, data.AsMemory(0, 5 * 1024), alreadyStaged: true, Ct))!;
+        session = await StageAllAsync(session, data, 5 * 1024);
+
+        await ExpireUncommittedAsync(destination);
+        Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
+        Assert.Equal(data, await ReadPublishedAsync(destination));
+        Assert.Equal(0, await CountStagedAsync(session));
+    }
+
+    [Fact]
     public async Task Stage_ARetransmitIntoTheSegment_IsNotAppendedTwice()
     {
         LowerLimits(TinyLimits);

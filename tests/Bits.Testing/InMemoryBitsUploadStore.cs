@@ -275,12 +275,14 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
         var id = BlockId(session.Id, offset, data.Length);
         if (progress.Segment is null && !_budget.ShouldCoalesce(progress.Blocks, offset, data.Length, total))
         {
-            if (alreadyStaged)
+            // "Already staged" may have gone to a segment when the blob was full (the record write failed after it):
+            // then it continues there.
+            if (alreadyStaged && !_segments.ContainsKey((session.Id, offset)))
             {
                 return (progress with { Blocks = progress.Blocks + 1 }, null);
             }
 
-            if (HasRoom(blob, id))
+            if (!alreadyStaged && HasRoom(blob, id))
             {
                 BlocksStaged++;
                 blob.Uncommitted[id] = new Block(session.Id, offset, data.ToArray());
