@@ -653,6 +653,10 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     /// <summary>The facts a session row and its tombstone share (the inverse of <see cref="ToSession"/>).</summary>
     private static TableEntity SessionEntity(BitsSession session, string rowKey, BitsSessionState state) => new(session.Id, rowKey)
     {
+        // The staging progress too: a repeated Cancel after a clean-up that did not finish reads it from the tombstone
+        // to find the session's segments.
+        ["Blocks"] = StagingProgress.TryParse(session.StoreState, out var progress) ? progress.Blocks : null,
+        ["Segment"] = progress.Segment,
         // A pending completion event moves with a publish to its Closed tombstone; a discarded session owes none.
         [EventQueueProperty] = state is BitsSessionState.Open or BitsSessionState.Closed ? session.PendingEvent?.Queue : null,
         [EventAtProperty] = state is BitsSessionState.Open or BitsSessionState.Closed ? session.PendingEvent?.CompletedAt : null,

@@ -122,6 +122,38 @@ public class AzureStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Cancel_RepeatedAfterACleanUpThatDidNotFinish_RemovesTheSessionsSegment()
+    {
+        // A coalescing session (the blob is full of others' blocks) is cancelled; its segment then reappears as if the
+        // host had died between the tombstone and the clean-up. The repeated Cancel reads the session from its
+        // tombstone, which must still say where the segment begins.
+        var harness = await StorageHarness.CreateAsync(azurite);
+        harness.LowerLimits(new BitsBlockBudget(MaxCommittedBlocks: 20, MaxUncommittedBlocks: 24, SegmentBytes: 64 * 1024));
+        var destination = $"t/{Guid.NewGuid():N}.bin";
+        var foreign = harness.Uploads.GetBlockBlobClient(destination);
+        var owner = AzureBitsUploadStore.SessionKey(BitsSessionIds.NewId());
+        for (var i = 0; i < 24; i++)
+        {
+            await foreign.StageBlockAsync(AzureBitsUploadStore.BlockId(owner, i, 1), new MemoryStream([0]), cancellationToken: Ct);
+        }
+
+        var data = RandomBytes(4 * 5 * 1024, 57);
+        var session = await NewSessionAsync(harness, data.Length * 2, destination);
+        session = await StageAllAsync(harness, session, data, 5 * 1024);
+        var segments = await harness.StagedBlobsAsync(session.Id);
+        Assert.Single(segments);
+
+        await harness.Store.DiscardAsync(session, BitsSessionState.Cancelled, Ct);
+        Assert.Empty(await harness.StagedBlobsAsync(session.Id));
+        await harness.Staging.GetAppendBlobClient(segments[0]).CreateAsync(cancellationToken: Ct);
+        var tombstone = (await harness.Store.GetSessionAsync(session.Id, Ct))!;
+        await harness.Store.DiscardAsync(tombstone, BitsSessionState.Cancelled, Ct);
+
+        Assert.Equal(BitsSessionState.Cancelled, tombstone.State);
+        Assert.Empty(await harness.StagedBlobsAsync(session.Id));
+    }
+
+    [Fact]
     public async Task Tombstone_AfterItsLifetime_IsNotReturned()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
