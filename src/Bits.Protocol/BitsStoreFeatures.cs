@@ -48,6 +48,12 @@ public sealed class BitsStoreFeatures
 
         return missing;
     }
+
+    /// <summary>What the session janitor misses in <paramref name="store"/> when it is enabled; null when nothing.</summary>
+    public static string? MissingForJanitor(BitsJanitorOptions janitor, IBitsUploadStore store) =>
+        janitor.Enabled && store is not IBitsExpiryStore
+            ? $"Bits:Janitor: session expiry (Enabled) needs a store that implements IBitsExpiryStore; {store.GetType().Name} does not (set Bits:Janitor:Enabled false to run without expiry)."
+            : null;
 }
 
 /// <summary>Fails start-up with <see cref="BitsStoreFeatures.Missing"/>.</summary>
@@ -59,4 +65,11 @@ internal sealed class BitsStoreFeaturesValidator(IBitsUploadStore store, IBitsCo
         var missing = BitsStoreFeatures.Missing(options.Value, store, sink);
         return missing.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(missing);
     }
+}
+
+/// <summary>Fails start-up with <see cref="BitsStoreFeatures.MissingForJanitor"/> (registered with the janitor).</summary>
+public sealed class BitsJanitorStoreValidator(IBitsUploadStore store, IOptions<BitsJanitorOptions> janitor) : IValidateOptions<BitsStoreFeatures>
+{
+    public ValidateOptionsResult Validate(string? name, BitsStoreFeatures features) =>
+        BitsStoreFeatures.MissingForJanitor(janitor.Value, store) is { } missing ? ValidateOptionsResult.Fail(missing) : ValidateOptionsResult.Success;
 }

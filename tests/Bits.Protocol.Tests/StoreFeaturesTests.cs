@@ -64,6 +64,14 @@ public class StoreFeaturesTests
         Assert.Empty(BitsStoreFeatures.Missing(new BitsServerOptions(), BareBitsUploadStore.Create(), sink: null));
     }
 
+    [Fact]
+    public void EnabledJanitor_NeedsAnExpiryStore_ADisabledOneDoesNot()
+    {
+        Assert.Contains("IBitsExpiryStore", BitsStoreFeatures.MissingForJanitor(new BitsJanitorOptions(), BareBitsUploadStore.Create()), StringComparison.Ordinal);
+        Assert.Null(BitsStoreFeatures.MissingForJanitor(new BitsJanitorOptions { Enabled = false }, BareBitsUploadStore.Create()));
+        Assert.Null(BitsStoreFeatures.MissingForJanitor(new BitsJanitorOptions(), new InMemoryBitsUploadStore()));
+    }
+
     private sealed class NullSink : IBitsCompletionSink
     {
         public Task PublishAsync(string queue, BitsCompletionEvent completion, CancellationToken cancellationToken) => Task.CompletedTask;
