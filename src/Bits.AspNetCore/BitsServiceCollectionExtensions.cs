@@ -1,50 +1,23 @@
-using Azure.Core;
-using Azure.Data.Tables;
-using Azure.Identity;
-using Azure.Storage.Blobs;
-using Azure.Storage.Queues;
 using Bits.Protocol;
-using Bits.Storage.Azure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 
 namespace Bits.AspNetCore;
 
 public static class BitsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the protocol handler with its options (section <c>Bits</c>) and the Azure store (section
-    /// <c>BitsStorage</c>), validated at start-up. Storage clients are created once and shared.
+    /// Composes the server from its parts: the protocol core (<see cref="BitsProtocolServiceCollectionExtensions.AddBitsProtocol"/>,
+    /// section <c>Bits</c>), the session janitor and authentication, all validated at start-up. The store is registered
+    /// by the host beside it (<c>AddAzureBitsStorage</c> in <c>Bits.Storage.Azure</c>); start-up fails when none is, or
+    /// when it lacks a feature a configured area uses (<see cref="BitsStoreFeatures"/>).
     /// </summary>
     public static IServiceCollection AddBitsUploadServer(this IServiceCollection services, IConfiguration configuration)
     {
-        services.TryAddSingleton(TimeProvider.System);
-        services.AddOptions<BitsServerOptions>().Bind(configuration.GetSection(BitsServerOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<BitsServerOptions>>(sp =>
-            new BitsServerOptionsValidator(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value.UploadContainer, sp.GetRequiredService<IOptions<BitsHostLimits>>()));
-        services.AddOptions<AzureBitsStorageOptions>().Bind(configuration.GetSection(AzureBitsStorageOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<AzureBitsStorageOptions>, AzureBitsStorageOptionsValidator>();
-
-        services.TryAddSingleton(sp => CreateBlobServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
-        services.TryAddSingleton(sp => CreateTableServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
-        services.TryAddSingleton<AzureBitsUploadStore>();
-        services.TryAddSingleton<IBitsUploadStore>(sp => sp.GetRequiredService<AzureBitsUploadStore>());
-        services.TryAddSingleton(sp => CreateQueueServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
-        services.TryAddSingleton<IBitsCompletionSink, AzureQueueCompletionSink>();
-        services.TryAddSingleton(sp => new BitsNotifier(
-            // One client for the process; pooled connections are recycled so DNS changes of the back-end are seen, and
-            // redirects are never followed (rule 6a.14).
-            new HttpClient(BitsNotifier.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan },
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<BitsNotifier>>(),
-            sp.GetRequiredService<IOptions<BitsServerOptions>>().Value.MaxReplyBytes));
-        services.TryAddSingleton<BitsProtocolHandler>();
-        services.AddHostedService<AzureBitsStorageInitializer>();
+        services.AddBitsProtocol(configuration);
         services.AddBitsJanitor(configuration);
         services.AddBitsAuthentication(configuration);
         return services;
@@ -71,36 +44,4 @@ public static class BitsServiceCollectionExtensions
         return endpoints.Map(trimmed + "/{**path}", (HttpContext context) => BitsHttp.HandleAsync(context, trimmed))
             .WithDisplayName("BITS uploads");
     }
-
-    internal static BlobServiceClient CreateBlobServiceClient(AzureBitsStorageOptions options) =>
-        string.IsNullOrWhiteSpace(options.ConnectionString)
-            ? new BlobServiceClient(options.BlobServiceUri, Credential(options), new BlobClientOptions())
-            : new BlobServiceClient(options.ConnectionString, new BlobClientOptions());
-
-    internal static TableServiceClient CreateTableServiceClient(AzureBitsStorageOptions options) =>
-        string.IsNullOrWhiteSpace(options.ConnectionString)
-            ? new TableServiceClient(options.TableServiceUri, Credential(options), new TableClientOptions())
-            : new TableServiceClient(options.ConnectionString, new TableClientOptions());
-
-    internal static QueueServiceClient CreateQueueServiceClient(AzureBitsStorageOptions options) =>
-        string.IsNullOrWhiteSpace(options.ConnectionString)
-            ? new QueueServiceClient(
-                options.QueueServiceUri ?? new Uri(options.BlobServiceUri!.AbsoluteUri.Replace(".blob.", ".queue.", StringComparison.Ordinal)),
-                Credential(options),
-                new QueueClientOptions())
-            : new QueueServiceClient(options.ConnectionString, new QueueClientOptions());
-
-    private static TokenCredential Credential(AzureBitsStorageOptions options) =>
-        string.IsNullOrWhiteSpace(options.ManagedIdentityClientId)
-            ? new DefaultAzureCredential()
-            : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(options.ManagedIdentityClientId));
-}
-
-/// <summary>Creates the table and containers at start-up when <c>BitsStorage:CreateResources</c> is true.</summary>
-internal sealed class AzureBitsStorageInitializer(AzureBitsUploadStore store, IOptions<AzureBitsStorageOptions> options, BitsProtocolHandler handler) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken) =>
-        options.Value.CreateResources ? store.InitializeAsync(handler.Areas.Areas.Select(a => a.Container), cancellationToken) : Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,4 +1,5 @@
 using Bits.AspNetCore;
+using Bits.Storage.Azure;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Bits.Host;
@@ -20,6 +21,7 @@ public static class BitsHostApp
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        builder.Services.AddAzureBitsStorage(builder.Configuration);
         builder.Services.AddBitsUploadServer(builder.Configuration);
         builder.Services.AddBitsTelemetry(builder.Configuration);
         builder.WebHost.ConfigureKestrel(kestrel =>

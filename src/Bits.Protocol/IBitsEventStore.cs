@@ -9,9 +9,10 @@ namespace Bits.Protocol;
 public sealed record BitsPendingEvent(string Queue, DateTimeOffset CompletedAt);
 
 /// <summary>
-/// Optional store capability: completion events that survive a crash or a queue failure. Without it events are sent
-/// once, best effort. The store keeps the mark (<see cref="BitsSession.PendingEvent"/>) on the session row and its
-/// tombstone, and a list of marked sessions due for a look, so the janitor reads only those.
+/// Optional store capability: completion events that survive a crash or a queue failure. A store without it fails
+/// start-up when an area has a completion queue (<see cref="BitsStoreFeatures"/>); a handler built by hand over such a
+/// store sends events once, best effort. The store keeps the mark (<see cref="BitsSession.PendingEvent"/>) on the
+/// session row and its tombstone, and a list of marked sessions due for a look, so the janitor reads only those.
 /// </summary>
 public interface IBitsEventStore
 {

@@ -5,7 +5,7 @@ namespace Bits.Storage.Azure;
 
 /// <summary>Where sessions and files live; bound from the <c>BitsStorage</c> configuration section. Holds no secrets
 /// except an optional local connection string (Azurite).</summary>
-public sealed class AzureBitsStorageOptions
+public sealed class AzureBitsStorageOptions : IBitsDefaultContainer
 {
     public const string SectionName = "BitsStorage";
 
@@ -47,6 +47,9 @@ public sealed class AzureBitsStorageOptions
 
     /// <summary>Storage's per-blob block limits and the coalescing segment size; lowered only by tests (not configuration).</summary>
     internal BitsBlockBudget BlockBudget { get; set; } = BitsBlockBudget.Azure;
+
+    /// <summary>Areas without their own container store in <see cref="UploadContainer"/>.</summary>
+    string IBitsDefaultContainer.DefaultContainer => UploadContainer;
 }
 
 public sealed class AzureBitsStorageOptionsValidator : IValidateOptions<AzureBitsStorageOptions>

@@ -1,5 +1,6 @@
 using Bits.AspNetCore;
 using Bits.Protocol;
+using Bits.Storage.Azure;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.Configuration;
@@ -22,6 +23,7 @@ public static class BitsFunctionsApp
 
     public static IServiceCollection ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddAzureBitsStorage(configuration);
         services.AddBitsUploadServer(configuration);
 
         // Azure's front ends cut an HTTP-triggered function's request at 230 s: a back-end may take at most 200 s.

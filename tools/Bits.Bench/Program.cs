@@ -119,7 +119,7 @@ await using var host = await InProcessHost.StartAsync(storage, configure: builde
     builder.Services.AddSingleton<IStartupFilter>(meter);
 }, cancellationToken: ct);
 
-// The baseline's own SDK client, built like the host's (AddBitsUploadServer: connection string, default options).
+// The baseline's own SDK client, built like the host's (AddAzureBitsStorage: connection string, default options).
 var direct = new BlobServiceClient(azurite.ConnectionString, new BlobClientOptions()).GetBlobContainerClient("bench-direct");
 await direct.CreateIfNotExistsAsync(cancellationToken: ct);
 
