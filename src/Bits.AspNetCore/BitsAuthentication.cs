@@ -104,7 +104,7 @@ internal sealed partial class BitsAuthenticator(
             {
                 // Checked before the password, so a guesser learns nothing more while throttled.
                 Log.Throttled(logger, area.Name, "failed Basic attempts");
-                return Count(BitsRateLimits.Throttled(retryAfter, "Too many failed sign-in attempts from this address; retry later."), area, BasicScheme);
+                return Count(BitsRateLimits.Throttled(retryAfter, BitsErrors.SignInThrottled.Error("Too many failed sign-in attempts from this address; retry later.")), area, BasicScheme);
             }
 
             if (!decoded || !basic.TryVerify(name, password, out var verified))
@@ -122,7 +122,7 @@ internal sealed partial class BitsAuthenticator(
             if (result.KeysUnavailable)
             {
                 Log.KeysUnavailable(logger, area.Name, result.Failure ?? "unknown");
-                return Count(BitsResponse.Failure(BitsError.DependencyUnavailable("Token signing keys are unavailable; retry.")), area, BearerScheme);
+                return Count(BitsResponse.Failure(BitsErrors.SigningKeysUnavailable.Error("Token signing keys are unavailable; retry.")), area, BearerScheme);
             }
 
             if (!result.IsValid)
@@ -142,7 +142,7 @@ internal sealed partial class BitsAuthenticator(
         if (rule.AllowedUsers.Count > 0 && !rule.AllowedUsers.Any(entry => IsAllowed(entry, identity.AuthenticationType!, user, identity)))
         {
             Log.UserNotAllowed(logger, area.Name, user);
-            return Count(BitsResponse.Failure(BitsError.AccessDenied("The authenticated user may not upload to this area.")), area, identity.AuthenticationType!);
+            return Count(BitsResponse.Failure(BitsErrors.AreaForbidden.Error("The authenticated user may not upload to this area.")), area, identity.AuthenticationType!);
         }
 
         Log.Authenticated(logger, area.Name, identity.AuthenticationType!, user);
@@ -160,7 +160,7 @@ internal sealed partial class BitsAuthenticator(
         }
 
         Log.Throttled(logger, area.Name, "anonymous sessions");
-        return Count(BitsRateLimits.Throttled(retryAfter, "Too many new sessions from this address; retry later."), area, "anonymous");
+        return Count(BitsRateLimits.Throttled(retryAfter, BitsErrors.AnonymousThrottled.Error("Too many new sessions from this address; retry later.")), area, "anonymous");
     }
 
     /// <summary>
@@ -255,8 +255,7 @@ internal sealed partial class BitsAuthenticator(
         }
 
         Log.Challenged(logger, area.Name, reason);
-        var response = BitsResponse.Failure(new BitsError(
-            BitsErrorKind.Unauthenticated, 401, BitsHResults.E_ACCESSDENIED, BitsErrorContext.RemoteFile, "Authentication is required: " + reason));
+        var response = BitsResponse.Failure(BitsErrors.Unauthenticated.Error("Authentication is required: " + reason));
         if (basicOffered)
         {
             response.With("WWW-Authenticate", $"{BasicScheme} realm=\"{Quote(rule.Realm)}\", charset=\"UTF-8\"");
@@ -275,7 +274,7 @@ internal sealed partial class BitsAuthenticator(
     private BitsResponse Refuse(BitsArea area, string scheme, string message)
     {
         Log.Refused(logger, area.Name, message);
-        return Count(BitsResponse.Failure(BitsError.AccessDenied(message)), area, scheme);
+        return Count(BitsResponse.Failure(BitsErrors.AuthRefused.Error(message)), area, scheme);
     }
 
     private static BitsResponse Count(BitsResponse response, BitsArea area, string scheme)

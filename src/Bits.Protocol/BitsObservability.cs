@@ -41,7 +41,8 @@ public static class BitsObservability
                 typeTag,
                 statusTag,
                 new KeyValuePair<string, object?>("bits.error_code", BitsHResults.Format(error.HResult)),
-                new KeyValuePair<string, object?>("error.type", error.Kind.ToString()));
+                new KeyValuePair<string, object?>("error.type", error.Kind.ToString()),
+                new KeyValuePair<string, object?>("bits.error_reason", error.Code));
         }
     }
 }

@@ -60,6 +60,9 @@ internal static class AckAssert
         Assert.Null(response.GetHeader(BitsHeaders.Protocol));
     }
 
+    /// <summary>The reason the error Ack was sent for (its catalogue code): errors sharing wire values stay apart.</summary>
+    public static void Reason(BitsResponse response, string code) => Assert.Equal(code, response.Error?.Code);
+
     public static void Received(BitsResponse response, long received) =>
         Assert.Equal(received.ToString(System.Globalization.CultureInfo.InvariantCulture), response.GetHeader(BitsHeaders.ReceivedContentRange));
 }
