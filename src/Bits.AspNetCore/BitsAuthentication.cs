@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Security.Claims;
 using System.Text;
 using Bits.Protocol;
@@ -57,9 +56,6 @@ internal sealed partial class BitsAuthenticator(
 
     /// <summary>The claim carrying the request's owner key (<see cref="BitsRequest.Owner"/>).</summary>
     internal const string OwnerClaim = "bits_owner";
-
-    private static readonly Counter<long> Refusals =
-        BitsObservability.Meter.CreateCounter<long>("bits.auth.refusals", "{request}", "Requests refused by authentication (401) or authorization (403)");
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -277,9 +273,9 @@ internal sealed partial class BitsAuthenticator(
         return Count(BitsResponse.Failure(BitsErrors.AuthRefused.Error(message)), area, scheme);
     }
 
-    private static BitsResponse Count(BitsResponse response, BitsArea area, string scheme)
+    private BitsResponse Count(BitsResponse response, BitsArea area, string scheme)
     {
-        Refusals.Add(
+        handler.Metrics.AuthRefusals.Add(
             1,
             new KeyValuePair<string, object?>("http.response.status_code", response.StatusCode),
             new KeyValuePair<string, object?>("bits.area", area.Name),

@@ -43,6 +43,7 @@ public static class BitsServiceCollectionExtensions
             new HttpClient(BitsNotifier.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan },
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<BitsNotifier>>(),
             sp.GetRequiredService<IOptions<BitsServerOptions>>().Value.MaxReplyBytes));
+        services.AddMetrics().TryAddSingleton<BitsMetrics>();
         services.TryAddSingleton<BitsProtocolHandler>();
         services.AddHostedService<AzureBitsStorageInitializer>();
         services.AddBitsJanitor(configuration);

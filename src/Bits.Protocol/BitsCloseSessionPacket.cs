@@ -58,7 +58,6 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         if (session.TotalLength is not { } total || received != total)
         {
             await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-            BitsObservability.ActiveSessions.Add(-1);
             BitsProtocolHandler.Log.IncompleteDiscarded(handler.Logger, session.Id, received, session.TotalLength);
             return BitsProtocolHandler.Fail(BitsErrors.CloseIncomplete.Error($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."), request);
         }
@@ -68,7 +67,6 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
             if (session.Notification is null)
             {
                 await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                BitsObservability.ActiveSessions.Add(-1);
                 return BitsProtocolHandler.Fail(BitsErrors.CloseBeforeBackEnd.Error("Close-Session before the server application accepted the upload; the upload was discarded."), request);
             }
 
@@ -76,7 +74,6 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
             {
                 // The back-end has the data; without BITS-Copy-File-To-Destination nothing is published (IIS).
                 await Store.DiscardAsync(session, BitsSessionState.Closed, cancellationToken);
-                BitsObservability.ActiveSessions.Add(-1);
                 return BitsResponse.Ok().WithSession(echo);
             }
 
@@ -97,17 +94,14 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         {
             case PublishResult.DestinationExists:
                 await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                BitsObservability.ActiveSessions.Add(-1);
                 return BitsProtocolHandler.Fail(BitsErrors.CloseDestinationExists.Error($"'{session.Destination}' already exists and overwriting is not allowed; the upload was discarded."), request);
             case PublishResult.Discarded:
-                BitsObservability.ActiveSessions.Add(-1);
                 BitsProtocolHandler.Log.StagedDataDiscarded(handler.Logger, session.Id, session.Destination);
                 return BitsProtocolHandler.Fail(BitsErrors.SessionOverwritten.Error("The session's staged data was discarded by another upload to the same name; start the upload again."), request);
         }
 
         var elapsed = handler.Time.GetElapsedTime(started);
-        BitsObservability.PublishDuration.Record(elapsed.TotalMilliseconds);
-        BitsObservability.ActiveSessions.Add(-1);
+        handler.Metrics.PublishDuration.Record(elapsed.TotalSeconds);
         BitsProtocolHandler.Log.Published(handler.Logger, session.Id, DestinationPath.ForLog(session.Destination)!, total, elapsed.TotalMilliseconds);
         await handler.Events.SendAsync(session with { State = BitsSessionState.Closed }, area, cancellationToken);
         return BitsResponse.Ok().WithSession(echo);

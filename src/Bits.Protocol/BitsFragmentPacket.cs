@@ -144,7 +144,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             var updated = await Store.StageAsync(session, range.First, body, alreadyStaged: false, cancellationToken);
             if (updated is not null)
             {
-                BitsObservability.BytesReceived.Add(body.Length);
+                handler.Metrics.BytesReceived.Add(body.Length);
             }
 
             // Null: the block was stored, only the record's condition failed (another instance, or a lost response).
@@ -191,7 +191,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             var updated = await Store.StageAsync(session, received, data, staged && received == range.First, cancellationToken);
             if (updated is not null)
             {
-                BitsObservability.BytesReceived.Add(data.Length);
+                handler.Metrics.BytesReceived.Add(data.Length);
                 return (BitsResponse.Ok().WithSession(echo).WithReceived(updated.ReceivedLength), updated);
             }
 

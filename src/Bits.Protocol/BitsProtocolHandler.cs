@@ -38,9 +38,11 @@ public sealed partial class BitsProtocolHandler
         TimeProvider time,
         ILogger<BitsProtocolHandler> logger,
         BitsNotifier? notifier = null,
-        IBitsCompletionSink? completions = null)
+        IBitsCompletionSink? completions = null,
+        BitsMetrics? metrics = null)
     {
         _store = store;
+        Metrics = metrics ?? BitsMetrics.Unshared();
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -55,6 +57,9 @@ public sealed partial class BitsProtocolHandler
     }
 
     internal IBitsUploadStore Store => _store;
+
+    /// <summary>The server's instruments (from the host's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>; unshared ones when built without).</summary>
+    public BitsMetrics Metrics { get; }
 
     internal TimeProvider Time => _time;
 
@@ -119,7 +124,7 @@ public sealed partial class BitsProtocolHandler
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
         }
 
-        BitsObservability.RecordPacket(packetType, response, _time.GetElapsedTime(started));
+        Metrics.RecordPacket(packetType, response, _time.GetElapsedTime(started));
         return response;
     }
 
@@ -232,7 +237,6 @@ public sealed partial class BitsProtocolHandler
         };
         await _store.CreateSessionAsync(session, cancellationToken);
         Log.SessionCreated(_logger, session.Id, DestinationPath.ForLog(path)!);
-        BitsObservability.ActiveSessions.Add(1);
         return BitsResponse.Ok()
             .With(BitsHeaders.Protocol, BitsHeaders.UploadProtocolGuid)
             .WithSession(session.Id)
@@ -423,7 +427,6 @@ public sealed partial class BitsProtocolHandler
         {
             // Discarded: also a live record another session's commit marked (a tombstone is left as it is).
             await _store.DiscardAsync(session, BitsSessionState.Cancelled, cancellationToken);
-            BitsObservability.ActiveSessions.Add(-1);
             Log.Cancelled(_logger, session.Id);
         }
 
@@ -490,7 +493,6 @@ public sealed partial class BitsProtocolHandler
     internal async Task<BitsResponse> DiscardIdleAsync(BitsRequest request, BitsSession session, TimeSpan idle, CancellationToken cancellationToken)
     {
         await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-        BitsObservability.ActiveSessions.Add(-1);
         Log.IdleDiscarded(_logger, session.Id, idle.TotalHours);
         return Fail(BitsErrors.SessionIdle.Error("The session was idle for more than 6 days; its staged data expires after 7. Start the upload again."), request);
     }

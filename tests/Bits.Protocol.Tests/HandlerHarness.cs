@@ -8,11 +8,11 @@ namespace Bits.Protocol.Tests;
 /// <summary>The protocol handler over the in-memory store, with a fake clock.</summary>
 internal sealed class HandlerHarness
 {
-    public HandlerHarness(BitsServerOptions? options = null)
+    public HandlerHarness(BitsServerOptions? options = null, BitsMetrics? metrics = null)
     {
         Options = options ?? new BitsServerOptions();
         Store = new InMemoryBitsUploadStore(Time);
-        Handler = new BitsProtocolHandler(Store, Microsoft.Extensions.Options.Options.Create(Options), Time, NullLogger<BitsProtocolHandler>.Instance);
+        Handler = new BitsProtocolHandler(Store, Microsoft.Extensions.Options.Options.Create(Options), Time, NullLogger<BitsProtocolHandler>.Instance, metrics: metrics);
     }
 
     public InMemoryBitsUploadStore Store { get; }
