@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Security.Claims;
 using System.Text;
 using Bits.Protocol;
@@ -58,9 +57,6 @@ internal sealed partial class BitsAuthenticator(
     /// <summary>The claim carrying the request's owner key (<see cref="BitsRequest.Owner"/>).</summary>
     internal const string OwnerClaim = "bits_owner";
 
-    private static readonly Counter<long> Refusals =
-        BitsObservability.Meter.CreateCounter<long>("bits.auth.refusals", "{request}", "Requests refused by authentication (401) or authorization (403)");
-
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public async Task<BitsResponse?> AuthenticateAsync(HttpContext context, string routePrefix)
@@ -104,7 +100,7 @@ internal sealed partial class BitsAuthenticator(
             {
                 // Checked before the password, so a guesser learns nothing more while throttled.
                 Log.Throttled(logger, area.Name, "failed Basic attempts");
-                return Count(BitsRateLimits.Throttled(retryAfter, "Too many failed sign-in attempts from this address; retry later."), area, BasicScheme);
+                return Count(BitsRateLimits.Throttled(retryAfter, BitsErrors.SignInThrottled.Error("Too many failed sign-in attempts from this address; retry later.")), area, BasicScheme);
             }
 
             if (!decoded || !basic.TryVerify(name, password, out var verified))
@@ -122,7 +118,7 @@ internal sealed partial class BitsAuthenticator(
             if (result.KeysUnavailable)
             {
                 Log.KeysUnavailable(logger, area.Name, result.Failure ?? "unknown");
-                return Count(BitsResponse.Failure(BitsError.DependencyUnavailable("Token signing keys are unavailable; retry.")), area, BearerScheme);
+                return Count(BitsResponse.Failure(BitsErrors.SigningKeysUnavailable.Error("Token signing keys are unavailable; retry.")), area, BearerScheme);
             }
 
             if (!result.IsValid)
@@ -142,7 +138,7 @@ internal sealed partial class BitsAuthenticator(
         if (rule.AllowedUsers.Count > 0 && !rule.AllowedUsers.Any(entry => IsAllowed(entry, identity.AuthenticationType!, user, identity)))
         {
             Log.UserNotAllowed(logger, area.Name, user);
-            return Count(BitsResponse.Failure(BitsError.AccessDenied("The authenticated user may not upload to this area.")), area, identity.AuthenticationType!);
+            return Count(BitsResponse.Failure(BitsErrors.AreaForbidden.Error("The authenticated user may not upload to this area.")), area, identity.AuthenticationType!);
         }
 
         Log.Authenticated(logger, area.Name, identity.AuthenticationType!, user);
@@ -160,7 +156,7 @@ internal sealed partial class BitsAuthenticator(
         }
 
         Log.Throttled(logger, area.Name, "anonymous sessions");
-        return Count(BitsRateLimits.Throttled(retryAfter, "Too many new sessions from this address; retry later."), area, "anonymous");
+        return Count(BitsRateLimits.Throttled(retryAfter, BitsErrors.AnonymousThrottled.Error("Too many new sessions from this address; retry later.")), area, "anonymous");
     }
 
     /// <summary>
@@ -255,8 +251,7 @@ internal sealed partial class BitsAuthenticator(
         }
 
         Log.Challenged(logger, area.Name, reason);
-        var response = BitsResponse.Failure(new BitsError(
-            BitsErrorKind.Unauthenticated, 401, BitsHResults.E_ACCESSDENIED, BitsErrorContext.RemoteFile, "Authentication is required: " + reason));
+        var response = BitsResponse.Failure(BitsErrors.Unauthenticated.Error("Authentication is required: " + reason));
         if (basicOffered)
         {
             response.With("WWW-Authenticate", $"{BasicScheme} realm=\"{Quote(rule.Realm)}\", charset=\"UTF-8\"");
@@ -275,12 +270,12 @@ internal sealed partial class BitsAuthenticator(
     private BitsResponse Refuse(BitsArea area, string scheme, string message)
     {
         Log.Refused(logger, area.Name, message);
-        return Count(BitsResponse.Failure(BitsError.AccessDenied(message)), area, scheme);
+        return Count(BitsResponse.Failure(BitsErrors.AuthRefused.Error(message)), area, scheme);
     }
 
-    private static BitsResponse Count(BitsResponse response, BitsArea area, string scheme)
+    private BitsResponse Count(BitsResponse response, BitsArea area, string scheme)
     {
-        Refusals.Add(
+        handler.Metrics.AuthRefusals.Add(
             1,
             new KeyValuePair<string, object?>("http.response.status_code", response.StatusCode),
             new KeyValuePair<string, object?>("bits.area", area.Name),

@@ -234,10 +234,10 @@ internal sealed class BitsRateLimits : IDisposable
     }
 
     /// <summary>The throttling Ack.</summary>
-    public static BitsResponse Throttled(TimeSpan retryAfter, string message)
+    public static BitsResponse Throttled(TimeSpan retryAfter, BitsError error)
     {
         var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
-        return BitsResponse.Failure(new BitsError(BitsErrorKind.ServerBusy, 503, BitsHResults.HttpError(503), BitsErrorContext.RemoteFile, message))
+        return BitsResponse.Failure(error)
             .With("Retry-After", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 

@@ -28,7 +28,7 @@ public static class BitsHttp
         {
             // Issue 12, point 11: a target that reaches the route only after decoding or normalisation (/%75ploads/x)
             // names no file under the route as sent.
-            await WriteAsync(context, BitsResponse.Failure(BitsError.InvalidArgument("The request target is not under the upload route as sent.")));
+            await WriteAsync(context, BitsResponse.Failure(BitsErrors.OutsideRoute.Error("The request target is not under the upload route as sent.")));
             return;
         }
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Bits.AspNetCore;
 
@@ -18,6 +19,7 @@ public static class BitsServiceCollectionExtensions
     public static IServiceCollection AddBitsUploadServer(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddBitsProtocol(configuration);
+        services.AddMetrics().TryAddSingleton<BitsMetrics>();
         services.AddBitsJanitor(configuration);
         services.AddBitsAuthentication(configuration);
         return services;

@@ -31,12 +31,12 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
 
                 return BitsResponse.Ok().WithSession(echo);
             case BitsSessionState.Cancelled:
-                return BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session was cancelled."), request);
+                return BitsProtocolHandler.Fail(BitsErrors.SessionCancelled.Error("The session was cancelled."), request);
             case BitsSessionState.Discarded:
                 // Discarded by another session's commit (a live record marked so) or earlier by a Close: the client
                 // starts the upload again (500 + BG_E_SESSION_NOT_FOUND), it is never told a fatal 400.
                 await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                return BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session's staged data was discarded; start the upload again."), request);
+                return BitsProtocolHandler.Fail(BitsErrors.SessionDiscarded.Error("The session's staged data was discarded; start the upload again."), request);
         }
 
         if (handler.IdleTooLong(session) is { } idle)
@@ -50,7 +50,7 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
             session = await EmptyFileAsync(BitsFragmentPacket.WithContentName(session, request), cancellationToken);
             if (session is null)
             {
-                return BitsProtocolHandler.Fail(BitsError.SessionNotFound(), request);
+                return BitsProtocolHandler.Fail(BitsErrors.SessionNotFound.Error(BitsProtocolHandler.SessionNotFoundMessage), request);
             }
         }
 
@@ -58,9 +58,8 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         if (session.TotalLength is not { } total || received != total)
         {
             await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-            BitsObservability.ActiveSessions.Add(-1);
             BitsProtocolHandler.Log.IncompleteDiscarded(handler.Logger, session.Id, received, session.TotalLength);
-            return BitsProtocolHandler.Fail(BitsError.InvalidArgument($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."), request);
+            return BitsProtocolHandler.Fail(BitsErrors.CloseIncomplete.Error($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."), request);
         }
 
         if (area!.NotificationType != BitsNotificationType.None)
@@ -68,15 +67,13 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
             if (session.Notification is null)
             {
                 await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                BitsObservability.ActiveSessions.Add(-1);
-                return BitsProtocolHandler.Fail(BitsError.InvalidArgument("Close-Session before the server application accepted the upload; the upload was discarded."), request);
+                return BitsProtocolHandler.Fail(BitsErrors.CloseBeforeBackEnd.Error("Close-Session before the server application accepted the upload; the upload was discarded."), request);
             }
 
             if (!session.Notification.CopyToDestination)
             {
                 // The back-end has the data; without BITS-Copy-File-To-Destination nothing is published (IIS).
                 await Store.DiscardAsync(session, BitsSessionState.Closed, cancellationToken);
-                BitsObservability.ActiveSessions.Add(-1);
                 return BitsResponse.Ok().WithSession(echo);
             }
 
@@ -84,7 +81,7 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
             {
                 // The server-side copy is not done within this request's budget: the client retries Close-Session
                 // later, and that Close continues where this one stopped (on any instance).
-                return BitsProtocolHandler.Fail(BitsError.ServerBusy("The copy of the upload into its destination is still running; retry Close-Session."), request);
+                return BitsProtocolHandler.Fail(BitsErrors.CopyRunning.Error("The copy of the upload into its destination is still running; retry Close-Session."), request);
             }
         }
 
@@ -97,17 +94,14 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         {
             case PublishResult.DestinationExists:
                 await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                BitsObservability.ActiveSessions.Add(-1);
-                return BitsProtocolHandler.Fail(BitsError.DestinationExists($"'{session.Destination}' already exists and overwriting is not allowed; the upload was discarded."), request);
+                return BitsProtocolHandler.Fail(BitsErrors.CloseDestinationExists.Error($"'{session.Destination}' already exists and overwriting is not allowed; the upload was discarded."), request);
             case PublishResult.Discarded:
-                BitsObservability.ActiveSessions.Add(-1);
                 BitsProtocolHandler.Log.StagedDataDiscarded(handler.Logger, session.Id, session.Destination);
-                return BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session's staged data was discarded by another upload to the same name; start the upload again."), request);
+                return BitsProtocolHandler.Fail(BitsErrors.SessionOverwritten.Error("The session's staged data was discarded by another upload to the same name; start the upload again."), request);
         }
 
         var elapsed = handler.Time.GetElapsedTime(started);
-        BitsObservability.PublishDuration.Record(elapsed.TotalMilliseconds);
-        BitsObservability.ActiveSessions.Add(-1);
+        handler.Metrics.PublishDuration.Record(elapsed.TotalSeconds);
         BitsProtocolHandler.Log.Published(handler.Logger, session.Id, DestinationPath.ForLog(session.Destination)!, total, elapsed.TotalMilliseconds);
         await handler.Events.SendAsync(session with { State = BitsSessionState.Closed }, area, cancellationToken);
         return BitsResponse.Ok().WithSession(echo);

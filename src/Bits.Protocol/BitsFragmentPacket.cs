@@ -52,7 +52,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             // decides a refusal).
             buffer.Dispose();
             var (_, _, gone) = plain ? await handler.FindOpenSessionAsync(request, cancellationToken) : default;
-            return gone ?? BitsProtocolHandler.Fail(BitsError.ServerBusy("The server is receiving too many fragments at once; retry."), request);
+            return gone ?? BitsProtocolHandler.Fail(BitsErrors.FragmentMemoryFull.Error("The server is receiving too many fragments at once; retry."), request);
         }
 
         var echo = BitsProtocolHandler.EchoSessionId(request);
@@ -81,7 +81,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
         {
             if (range.Total > area!.MaxUploadBytes)
             {
-                return BitsProtocolHandler.Fail(BitsError.TooLarge($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
+                return BitsProtocolHandler.Fail(BitsErrors.UploadTooLarge.Error($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
             }
 
             var updated = await Store.TrySetTotalLengthAsync(WithContentName(session, request), range.Total, cancellationToken);
@@ -94,13 +94,13 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             session = await Store.GetSessionAsync(session.Id, cancellationToken);
             if (session is null || session.State != BitsSessionState.Open || attempt >= MaxStageAttempts)
             {
-                return BitsProtocolHandler.Fail(BitsError.SessionNotFound(), request);
+                return BitsProtocolHandler.Fail(BitsErrors.SessionNotFound.Error(BitsProtocolHandler.SessionNotFoundMessage), request);
             }
         }
 
         if (session.TotalLength != range.Total)
         {
-            return BitsProtocolHandler.Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+            return BitsProtocolHandler.Fail(BitsErrors.TotalMismatch.Error($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
         }
 
         if (bodyFailure is not null)
@@ -108,7 +108,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             // Rules 6a.1 and 6a.10: a body that never fully arrived stores nothing, and the failure is transient (the
             // connection dropped or the body was too slow), so the client is told to retry, not that its request is bad.
             BitsProtocolHandler.Log.BodyIncomplete(handler.Logger, session.Id, contentLength, bodyFailure);
-            return BitsProtocolHandler.Fail(BitsError.BodyIncomplete("The fragment body ended before Content-Length bytes arrived; nothing was stored. Send the range again."), request);
+            return BitsProtocolHandler.Fail(BitsErrors.BodyIncomplete.Error("The fragment body ended before Content-Length bytes arrived; nothing was stored. Send the range again."), request);
         }
 
         var (ack, stored) = await StageAsync(request, session, range, buffer.Bytes, staged, echo, cancellationToken);
@@ -144,7 +144,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             var updated = await Store.StageAsync(session, range.First, body, alreadyStaged: false, cancellationToken);
             if (updated is not null)
             {
-                BitsObservability.BytesReceived.Add(body.Length);
+                handler.Metrics.BytesReceived.Add(body.Length);
             }
 
             // Null: the block was stored, only the record's condition failed (another instance, or a lost response).
@@ -191,7 +191,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             var updated = await Store.StageAsync(session, received, data, staged && received == range.First, cancellationToken);
             if (updated is not null)
             {
-                BitsObservability.BytesReceived.Add(data.Length);
+                handler.Metrics.BytesReceived.Add(data.Length);
                 return (BitsResponse.Ok().WithSession(echo).WithReceived(updated.ReceivedLength), updated);
             }
 
@@ -199,7 +199,7 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             var fresh = await Store.GetSessionAsync(session.Id, cancellationToken);
             if (fresh is null || fresh.State != BitsSessionState.Open)
             {
-                return (BitsProtocolHandler.Fail(BitsError.SessionNotFound("The session is closed."), request), null);
+                return (BitsProtocolHandler.Fail(BitsErrors.SessionClosed.Error("The session is closed."), request), null);
             }
 
             session = fresh;
@@ -223,13 +223,13 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             session = (await Store.GetSessionAsync(session.Id, cancellationToken))!;
             if (session is null || session.State != BitsSessionState.Open || attempt >= MaxStageAttempts)
             {
-                return BitsProtocolHandler.Fail(BitsError.SessionNotFound(), request);
+                return BitsProtocolHandler.Fail(BitsErrors.SessionNotFound.Error(BitsProtocolHandler.SessionNotFoundMessage), request);
             }
         }
 
         if (session.TotalLength != range.Total)
         {
-            return BitsProtocolHandler.Fail(BitsError.InvalidArgument($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+            return BitsProtocolHandler.Fail(BitsErrors.TotalMismatch.Error($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
         }
 
         var echo = BitsProtocolHandler.EchoSessionId(request);

@@ -204,8 +204,7 @@ public sealed partial class BitsNotifier
     private static BitsNotificationResult Failed(int? backEndStatus, string message)
     {
         var status = backEndStatus is >= 400 and <= 599 ? backEndStatus.Value : 500;
-        return new BitsNotificationResult(null, new BitsError(
-            BitsErrorKind.BackEndFailed, status, BitsHResults.HttpError(backEndStatus ?? 500), BitsErrorContext.RemoteApplication, message));
+        return new BitsNotificationResult(null, BitsErrors.BackEndFailed.Error(status, BitsHResults.HttpError(backEndStatus ?? 500), message));
     }
 
     private static bool HasBody(HttpResponseMessage response) =>

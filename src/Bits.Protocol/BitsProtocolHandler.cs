@@ -38,9 +38,11 @@ public sealed partial class BitsProtocolHandler
         TimeProvider time,
         ILogger<BitsProtocolHandler> logger,
         BitsNotifier? notifier = null,
-        IBitsCompletionSink? completions = null)
+        IBitsCompletionSink? completions = null,
+        BitsMetrics? metrics = null)
     {
         _store = store;
+        Metrics = metrics ?? BitsMetrics.Unshared();
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -58,7 +60,13 @@ public sealed partial class BitsProtocolHandler
 
     internal IBitsUploadStore Store => _store;
 
+    /// <summary>The server's instruments (from the host's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>; unshared ones when built without).</summary>
+    public BitsMetrics Metrics { get; }
+
     internal TimeProvider Time => _time;
+
+    /// <summary>The log message of a session that is not there (or not the request's).</summary>
+    internal const string SessionNotFoundMessage = "The session does not exist or has expired.";
 
     internal ILogger Logger => _logger;
 
@@ -97,27 +105,28 @@ public sealed partial class BitsProtocolHandler
         catch (BitsSessionGoneException ex)
         {
             Log.SessionGone(_logger, packetType.ToWireName(), request.SessionId, ex.Message);
-            response = BitsResponse.Failure(BitsError.SessionNotFound()).WithSession(EchoSessionId(request));
+            response = BitsResponse.Failure(BitsErrors.StagedDataGone.Error(SessionNotFoundMessage)).WithSession(EchoSessionId(request));
         }
         catch (BitsStoreUnavailableException ex)
         {
             Log.StorageUnavailable(_logger, packetType.ToWireName(), request.SessionId, ex);
-            response = BitsResponse.Failure(BitsError.StorageUnavailable("Storage is temporarily unavailable; retry.")).WithSession(EchoSessionId(request));
+            response = BitsResponse.Failure(ex.Reason.Error("Storage is temporarily unavailable; retry.")).WithSession(EchoSessionId(request));
         }
         catch (Exception ex)
         {
             Log.UnhandledError(_logger, packetType.ToWireName(), request.SessionId, ex);
-            response = BitsResponse.Failure(BitsError.InternalError("The server failed to process the packet.")).WithSession(EchoSessionId(request));
+            response = BitsResponse.Failure(BitsErrors.InternalError.Error("The server failed to process the packet.")).WithSession(EchoSessionId(request));
         }
 
         if (response.Error is { } error)
         {
-            Log.PacketFailed(_logger, packetType.ToWireName(), DestinationPath.ForLog(request.SessionId), response.StatusCode, BitsHResults.Format(error.HResult), DestinationPath.ForLog(error.Message)!);
+            Log.PacketFailed(_logger, packetType.ToWireName(), DestinationPath.ForLog(request.SessionId), response.StatusCode, BitsHResults.Format(error.HResult), error.Code, DestinationPath.ForLog(error.Message)!);
             activity?.SetTag("bits.error_code", BitsHResults.Format(error.HResult));
+            activity?.SetTag("bits.error_reason", error.Code);
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
         }
 
-        BitsObservability.RecordPacket(packetType, response, _time.GetElapsedTime(started));
+        Metrics.RecordPacket(packetType, response, _time.GetElapsedTime(started));
         return response;
     }
 
@@ -130,33 +139,33 @@ public sealed partial class BitsProtocolHandler
 
         if (!string.Equals(request.Method, BitsHeaders.Method, StringComparison.OrdinalIgnoreCase))
         {
-            return Result(BitsResponse.Failure(BitsError.MethodNotAllowed($"Method {request.Method} is not allowed on an upload URL; use BITS_POST.")));
+            return Result(BitsResponse.Failure(BitsErrors.MethodNotAllowed.Error($"Method {request.Method} is not allowed on an upload URL; use BITS_POST.")));
         }
 
         if (request.OversizedHeader is { } header)
         {
-            return Result(Fail(BitsError.InvalidArgument($"Header {header} is longer than {BitsHeaders.MaxHeaderValueLength} characters."), request));
+            return Result(Fail(BitsErrors.HeaderTooLong.Error($"Header {header} is longer than {BitsHeaders.MaxHeaderValueLength} characters."), request));
         }
 
         if (packetType == default)
         {
-            return Result(Fail(BitsError.InvalidArgument("BITS-Packet-Type is missing or unknown."), request));
+            return Result(Fail(BitsErrors.PacketTypeUnknown.Error("BITS-Packet-Type is missing or unknown."), request));
         }
 
         if (DestinationPath.ContainsBidiControl(request.ContentName))
         {
             // Issue 12, point 12: a name that displays differently from what it is (U+202E "gpj.exe").
-            return Result(Fail(BitsError.InvalidArgument("Content-Name contains a bidirectional control character."), request));
+            return Result(Fail(BitsErrors.ContentNameBidi.Error("Content-Name contains a bidirectional control character."), request));
         }
 
         if (request.ContentLength is not { } contentLength)
         {
-            return Result(Fail(BitsError.InvalidArgument("Content-Length is required on every BITS packet."), request));
+            return Result(Fail(BitsErrors.ContentLengthMissing.Error("Content-Length is required on every BITS packet."), request));
         }
 
         if (packetType != BitsPacketType.Fragment && contentLength != 0)
         {
-            return Result(Fail(BitsError.InvalidArgument($"A {packetType.ToWireName()} packet must have Content-Length 0."), request));
+            return Result(Fail(BitsErrors.ContentLengthNotZero.Error($"A {packetType.ToWireName()} packet must have Content-Length 0."), request));
         }
 
         return packetType switch
@@ -166,7 +175,7 @@ public sealed partial class BitsProtocolHandler
             BitsPacketType.Fragment => _fragment.HandleAsync(request, contentLength, cancellationToken),
             BitsPacketType.CloseSession => _close.HandleAsync(request, cancellationToken),
             BitsPacketType.CancelSession => CancelSessionAsync(request, cancellationToken),
-            _ => Result(Fail(BitsError.InvalidArgument("BITS-Packet-Type is unknown."), request)),
+            _ => Result(Fail(BitsErrors.PacketTypeUnknown.Error("BITS-Packet-Type is unknown."), request)),
         };
     }
 
@@ -177,13 +186,13 @@ public sealed partial class BitsProtocolHandler
             : BitsResponse.Ok();
 
     private static BitsError UploadsDisabled(BitsArea area) =>
-        BitsError.UploadsDisabled($"BITS uploads are disabled for area '{area.Name}'.");
+        BitsErrors.UploadsDisabled.Error($"BITS uploads are disabled for area '{area.Name}'.");
 
     private async Task<BitsResponse> CreateSessionAsync(BitsRequest request, CancellationToken cancellationToken)
     {
         if (!DestinationPath.TryParse(request.RawPath, out var path, out var problem))
         {
-            return BitsResponse.Failure(BitsError.InvalidArgument(problem!));
+            return BitsResponse.Failure(BitsErrors.InvalidPath.Error(problem!));
         }
 
         var destination = Areas.Resolve(path);
@@ -194,7 +203,7 @@ public sealed partial class BitsProtocolHandler
 
         if (!OffersUploadProtocol(request.SupportedProtocols, out problem))
         {
-            return BitsResponse.Failure(BitsError.InvalidArgument(problem!));
+            return BitsResponse.Failure(BitsErrors.ProtocolNotOffered.Error(problem!));
         }
 
         if (destination.Area.NotificationType != BitsNotificationType.None && request.Url is not null
@@ -207,13 +216,13 @@ public sealed partial class BitsProtocolHandler
         if (request.User is { } user && destination.Area.MaxSessionsPerUser > 0 && _store is IBitsExpiryStore expiry
             && await expiry.CountOpenSessionsAsync(user, cancellationToken) >= destination.Area.MaxSessionsPerUser)
         {
-            return BitsResponse.Failure(BitsError.SessionLimitReached(
+            return BitsResponse.Failure(BitsErrors.SessionLimitReached.Error(
                 $"User already holds {destination.Area.MaxSessionsPerUser} open sessions; close or cancel one, or retry later."));
         }
 
         if (!destination.Area.AllowOverwrites && await _store.DestinationExistsAsync(destination.Container, destination.BlobName, cancellationToken))
         {
-            return BitsResponse.Failure(BitsError.DestinationExists($"'{path}' already exists and overwriting is not allowed."));
+            return BitsResponse.Failure(BitsErrors.DestinationExists.Error($"'{path}' already exists and overwriting is not allowed."));
         }
 
         var session = new BitsSession
@@ -230,7 +239,6 @@ public sealed partial class BitsProtocolHandler
         };
         await _store.CreateSessionAsync(session, cancellationToken);
         Log.SessionCreated(_logger, session.Id, DestinationPath.ForLog(path)!);
-        BitsObservability.ActiveSessions.Add(1);
         return BitsResponse.Ok()
             .With(BitsHeaders.Protocol, BitsHeaders.UploadProtocolGuid)
             .WithSession(session.Id)
@@ -283,22 +291,22 @@ public sealed partial class BitsProtocolHandler
         range = default;
         if (!string.IsNullOrEmpty(request.ContentEncoding) && !request.ContentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
         {
-            return Fail(BitsError.InvalidArgument("Content-Encoding other than identity is not supported."), request);
+            return Fail(BitsErrors.ContentEncoding.Error("Content-Encoding other than identity is not supported."), request);
         }
 
         if (!ContentRange.TryParse(request.ContentRange, out range, out var problem))
         {
-            return Fail(BitsError.InvalidArgument(problem!), request);
+            return Fail(BitsErrors.RangeInvalid.Error(problem!), request);
         }
 
         if (contentLength != range.Length)
         {
-            return Fail(BitsError.InvalidArgument($"Content-Length {contentLength} does not match Content-Range {range}."), request);
+            return Fail(BitsErrors.LengthMismatch.Error($"Content-Length {contentLength} does not match Content-Range {range}."), request);
         }
 
         if (contentLength > _options.MaxFragmentBytes)
         {
-            return Fail(BitsError.FragmentTooLarge($"Fragment of {contentLength} bytes exceeds the limit of {_options.MaxFragmentBytes} bytes."), request);
+            return Fail(BitsErrors.FragmentTooLarge.Error($"Fragment of {contentLength} bytes exceeds the limit of {_options.MaxFragmentBytes} bytes."), request);
         }
 
         return null;
@@ -312,7 +320,7 @@ public sealed partial class BitsProtocolHandler
     {
         if (_store is not IBitsReplyStore replies || _notifier is null || request.Url is null || request.BackEndUrl is null)
         {
-            return Fail(BitsError.InternalError("Upload-reply is not available on this server."), request);
+            return Fail(BitsErrors.ReplyUnavailable.Error("Upload-reply is not available on this server."), request);
         }
 
         if (ReplyUrl(request.Url, session.Id).Length > BitsNotifier.MaxReplyUrlLength)
@@ -342,7 +350,7 @@ public sealed partial class BitsProtocolHandler
         return BitsResponse.Ok().WithSession(echo).WithReceived(received).With(BitsHeaders.ReplyUrl, outcome.StaticReplyUrl ?? ReplyUrl(request.Url, session.Id));
     }
 
-    private static BitsError ReplyUrlTooLong() => BitsError.InvalidArgument(
+    private static BitsError ReplyUrlTooLong() => BitsErrors.ReplyUrlTooLong.Error(
         $"The reply URL of this upload would be longer than {BitsNotifier.MaxReplyUrlLength} characters (the Windows client's limit); use a shorter name or query string.");
 
     /// <summary>The absolute URL of a session's reply, served by this endpoint: the upload URL plus <c>bits-reply=&lt;id&gt;</c>.</summary>
@@ -421,7 +429,6 @@ public sealed partial class BitsProtocolHandler
         {
             // Discarded: also a live record another session's commit marked (a tombstone is left as it is).
             await _store.DiscardAsync(session, BitsSessionState.Cancelled, cancellationToken);
-            BitsObservability.ActiveSessions.Add(-1);
             Log.Cancelled(_logger, session.Id);
         }
 
@@ -434,7 +441,7 @@ public sealed partial class BitsProtocolHandler
         if (failure is null && session!.State != BitsSessionState.Open)
         {
             // Rule 6a.4: a Fragment for a closed or cancelled session never changes anything.
-            return (null, null, Fail(BitsError.SessionNotFound("The session is closed."), request));
+            return (null, null, Fail(BitsErrors.SessionClosed.Error("The session is closed."), request));
         }
 
         return (session, area, failure);
@@ -448,17 +455,17 @@ public sealed partial class BitsProtocolHandler
     {
         if (string.IsNullOrWhiteSpace(request.SessionId))
         {
-            return (null, null, Fail(BitsError.InvalidArgument("BITS-Session-Id is required."), request));
+            return (null, null, Fail(BitsErrors.SessionIdMissing.Error("BITS-Session-Id is required."), request));
         }
 
         if (!DestinationPath.TryParse(request.RawPath, out var path, out var problem))
         {
-            return (null, null, Fail(BitsError.InvalidArgument(problem!), request));
+            return (null, null, Fail(BitsErrors.InvalidPath.Error(problem!), request));
         }
 
         if (!BitsSessionIds.TryNormalize(request.SessionId, out var id))
         {
-            return (null, null, Fail(BitsError.SessionNotFound(), request));
+            return (null, null, Fail(BitsErrors.SessionNotFound.Error("BITS-Session-Id is not a session id."), request));
         }
 
         var destination = Areas.Resolve(path);
@@ -466,7 +473,7 @@ public sealed partial class BitsProtocolHandler
 
         if (session is null || !BelongsTo(session, destination, OwnerOf(request)))
         {
-            return (null, null, Fail(BitsError.SessionNotFound(), request));
+            return (null, null, Fail(BitsErrors.SessionNotFound.Error(SessionNotFoundMessage), request));
         }
 
         if (requireEnabled && !destination.Area.Enabled)
@@ -488,9 +495,8 @@ public sealed partial class BitsProtocolHandler
     internal async Task<BitsResponse> DiscardIdleAsync(BitsRequest request, BitsSession session, TimeSpan idle, CancellationToken cancellationToken)
     {
         await _store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-        BitsObservability.ActiveSessions.Add(-1);
         Log.IdleDiscarded(_logger, session.Id, idle.TotalHours);
-        return Fail(BitsError.SessionNotFound("The session was idle for more than 6 days; its staged data expires after 7. Start the upload again."), request);
+        return Fail(BitsErrors.SessionIdle.Error("The session was idle for more than 6 days; its staged data expires after 7. Start the upload again."), request);
     }
 
     private static bool OffersUploadProtocol(string? supported, out string? problem)
@@ -553,8 +559,8 @@ public sealed partial class BitsProtocolHandler
         [LoggerMessage(BitsEventIds.Protocol.Cancelled, LogLevel.Information, "Cancelled session {SessionId}", EventName = "Cancelled")]
         public static partial void Cancelled(ILogger logger, string sessionId);
 
-        [LoggerMessage(BitsEventIds.Protocol.PacketFailed, LogLevel.Warning, "{PacketType} for session {SessionId} failed: {StatusCode} {ErrorCode} {Reason}", EventName = "PacketFailed")]
-        public static partial void PacketFailed(ILogger logger, string packetType, string? sessionId, int statusCode, string errorCode, string reason);
+        [LoggerMessage(BitsEventIds.Protocol.PacketFailed, LogLevel.Warning, "{PacketType} for session {SessionId} failed: {StatusCode} {ErrorCode} {ReasonCode}: {Reason}", EventName = "PacketFailed")]
+        public static partial void PacketFailed(ILogger logger, string packetType, string? sessionId, int statusCode, string errorCode, string reasonCode, string reason);
 
         [LoggerMessage(BitsEventIds.Protocol.StorageUnavailable, LogLevel.Warning, "Storage unavailable while handling {PacketType} for session {SessionId}", EventName = "StorageUnavailable")]
         public static partial void StorageUnavailable(ILogger logger, string packetType, string? sessionId, Exception exception);

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -61,23 +60,6 @@ public sealed class BitsJanitorOptionsValidator : IValidateOptions<BitsJanitorOp
 /// </summary>
 public sealed partial class BitsSessionJanitor
 {
-    /// <summary>Sessions and tombstones removed, tagged <c>bits.janitor.kind</c> = <c>session</c> or <c>tombstone</c>.</summary>
-    public static readonly Counter<long> Expired =
-        BitsObservability.Meter.CreateCounter<long>("bits.janitor.expired", "{item}", "Sessions and tombstones removed by the expiry janitor");
-
-    /// <summary>Due entries whose session had been active since, moved to their new due time.</summary>
-    public static readonly Counter<long> Rescheduled =
-        BitsObservability.Meter.CreateCounter<long>("bits.janitor.rescheduled", "{item}", "Due sessions found active and rescheduled");
-
-    /// <summary>Completion events the janitor sent because a crash or a queue failure had left them pending.</summary>
-    public static readonly Counter<long> EventsSent =
-        BitsObservability.Meter.CreateCounter<long>("bits.janitor.events_sent", "{event}", "Pending completion events sent by the janitor");
-
-    /// <summary>Janitor runs, tagged <c>bits.janitor.outcome</c> = <c>ok</c>, <c>failed</c> or <c>unsupported</c>.</summary>
-    public static readonly Counter<long> Runs = BitsObservability.Meter.CreateCounter<long>("bits.janitor.runs", "{run}", "Expiry janitor runs");
-
-    public static readonly Histogram<double> RunDuration = BitsObservability.Meter.CreateHistogram<double>("bits.janitor.duration", "ms", "Time of one janitor run");
-
     private readonly IBitsUploadStore _store;
     private readonly BitsAreaCatalog _catalog;
     private readonly BitsServerOptions _serverOptions;
@@ -85,6 +67,7 @@ public sealed partial class BitsSessionJanitor
     private readonly TimeProvider _time;
     private readonly ILogger<BitsSessionJanitor> _logger;
     private readonly BitsCompletionEvents _events;
+    private readonly BitsMetrics _metrics;
     private int _unsupportedLogged;
 
     /// <param name="store">The upload store; it must also implement <see cref="IBitsExpiryStore"/>, else runs do nothing.</param>
@@ -93,15 +76,18 @@ public sealed partial class BitsSessionJanitor
     /// <param name="time">The clock (a fake one in tests).</param>
     /// <param name="logger">Logger.</param>
     /// <param name="completions">Where completion events go: the janitor sends those a crash or a queue failure left pending.</param>
+    /// <param name="metrics">The server's instruments (from the host's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>); unshared ones when null.</param>
     public BitsSessionJanitor(
         IBitsUploadStore store,
         IOptions<BitsServerOptions> serverOptions,
         IOptions<BitsJanitorOptions> options,
         TimeProvider time,
         ILogger<BitsSessionJanitor> logger,
-        IBitsCompletionSink? completions = null)
+        IBitsCompletionSink? completions = null,
+        BitsMetrics? metrics = null)
     {
         _store = store;
+        _metrics = metrics ?? BitsMetrics.Unshared();
         _serverOptions = serverOptions.Value;
         _catalog = new BitsAreaCatalog(_serverOptions);
         _options = options.Value;
@@ -144,7 +130,7 @@ public sealed partial class BitsSessionJanitor
                 Log.Unsupported(_logger, _store.GetType().FullName ?? _store.GetType().Name);
             }
 
-            Runs.Add(1, new KeyValuePair<string, object?>("bits.janitor.outcome", "unsupported"));
+            _metrics.JanitorRuns.Add(1, new KeyValuePair<string, object?>("bits.janitor.outcome", "unsupported"));
             return default;
         }
 
@@ -175,14 +161,14 @@ public sealed partial class BitsSessionJanitor
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            Runs.Add(1, new KeyValuePair<string, object?>("bits.janitor.outcome", "failed"));
+            _metrics.JanitorRuns.Add(1, new KeyValuePair<string, object?>("bits.janitor.outcome", "failed"));
             Log.RunFailed(_logger, total.ExpiredSessions, total.ExpiredTombstones, total.Rescheduled, ex);
             throw;
         }
 
         var elapsed = _time.GetElapsedTime(started);
-        Runs.Add(1, new KeyValuePair<string, object?>("bits.janitor.outcome", "ok"));
-        RunDuration.Record(elapsed.TotalMilliseconds);
+        _metrics.JanitorRuns.Add(1, new KeyValuePair<string, object?>("bits.janitor.outcome", "ok"));
+        _metrics.JanitorDuration.Record(elapsed.TotalSeconds);
         if (handled > 0)
         {
             Log.RunCompleted(_logger, total.ExpiredSessions, total.ExpiredTombstones, total.Rescheduled, elapsed.TotalMilliseconds);
@@ -216,28 +202,28 @@ public sealed partial class BitsSessionJanitor
 
         if (handled > 0)
         {
-            EventsSent.Add(sent);
+            _metrics.JanitorEventsSent.Add(sent);
             Log.PendingEvents(_logger, sent, handled - sent);
         }
 
         return handled;
     }
 
-    private static void Record(BitsSweepResult batch)
+    private void Record(BitsSweepResult batch)
     {
         if (batch.ExpiredSessions > 0)
         {
-            Expired.Add(batch.ExpiredSessions, new KeyValuePair<string, object?>("bits.janitor.kind", "session"));
+            _metrics.JanitorExpired.Add(batch.ExpiredSessions, new KeyValuePair<string, object?>("bits.janitor.kind", "session"));
         }
 
         if (batch.ExpiredTombstones > 0)
         {
-            Expired.Add(batch.ExpiredTombstones, new KeyValuePair<string, object?>("bits.janitor.kind", "tombstone"));
+            _metrics.JanitorExpired.Add(batch.ExpiredTombstones, new KeyValuePair<string, object?>("bits.janitor.kind", "tombstone"));
         }
 
         if (batch.Rescheduled > 0)
         {
-            Rescheduled.Add(batch.Rescheduled);
+            _metrics.JanitorRescheduled.Add(batch.Rescheduled);
         }
     }
 

@@ -88,6 +88,9 @@ public sealed class BitsStoreUnavailableException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>What the Ack says (503 either way): <see cref="BitsErrors.StorageUnavailable"/>, or a more precise reason.</summary>
+    public BitsErrorReason Reason { get; init; } = BitsErrors.StorageUnavailable;
 }
 
 /// <summary>Thrown by stores when an open session's staged data has vanished (closed or expired concurrently).</summary>

@@ -121,6 +121,15 @@ public sealed partial class AzureBitsUploadStore : IBitsReplyStore
             // the next call lists what did get staged.
             return false;
         }
+        catch (RequestFailedException ex) when (ex.IsBlockCountExceeded())
+        {
+            // Other sessions' blocks fill the destination: 503, the retried Close continues once they commit or expire.
+            Log.BlobFull(_logger, session.Id, session.Destination);
+            throw new BitsStoreUnavailableException($"The destination of session {session.Id} holds the most uncommitted blocks storage allows; retry the Close later.", ex)
+            {
+                Reason = BitsErrors.BlockLimit,
+            };
+        }
 
         return true;
     }, cancellationToken);

@@ -152,7 +152,10 @@ public sealed partial class AzureBitsUploadStore
         {
             if (!await MoveSegmentAsync(session, start, total, cancellationToken))
             {
-                throw new BitsStoreUnavailableException($"The blob of session {session.Id} holds the most uncommitted blocks storage allows; retry the Close later.");
+                throw new BitsStoreUnavailableException($"The blob of session {session.Id} holds the most uncommitted blocks storage allows; retry the Close later.")
+                {
+                    Reason = BitsErrors.BlockLimit,
+                };
             }
         }
         catch (RequestFailedException ex) when (ex.IsBlobNotFound())

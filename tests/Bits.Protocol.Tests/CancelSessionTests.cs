@@ -58,5 +58,6 @@ public class CancelSessionTests
     {
         var ack = await new HandlerHarness().SendAsync(BitsRequests.Cancel(Path, ""));
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "session.id-missing");
     }
 }

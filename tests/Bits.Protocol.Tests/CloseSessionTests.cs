@@ -52,6 +52,7 @@ public class CloseSessionTests
         var late = await harness.FragmentAsync(Path, id, file, 1000, 4000);
 
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "close.incomplete");
         Assert.False(harness.Store.Published.ContainsKey("up/file.bin"));
         Assert.Equal(0, harness.Store.StagedSessionCount);
         AckAssert.IsError(late, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);

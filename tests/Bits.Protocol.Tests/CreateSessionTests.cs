@@ -31,6 +31,7 @@ public class CreateSessionTests
     {
         var ack = await new HandlerHarness().SendAsync(BitsRequests.CreateSession("/file.bin", protocols));
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "create.protocol-not-offered");
     }
 
     [Fact]
@@ -39,6 +40,7 @@ public class CreateSessionTests
         var list = string.Join(' ', Enumerable.Repeat("{00000000-0000-0000-0000-000000000001}", 101)) + " " + BitsHeaders.UploadProtocolGuid;
         var ack = await new HandlerHarness().SendAsync(BitsRequests.CreateSession("/file.bin", list));
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "create.protocol-not-offered");
     }
 
     [Fact]
@@ -75,6 +77,7 @@ public class CreateSessionTests
         var ack = await harness.SendAsync(BitsRequests.CreateSession(path));
 
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "request.invalid-path");
         Assert.Equal(0, harness.Store.StagedSessionCount);
     }
 
@@ -84,6 +87,7 @@ public class CreateSessionTests
         var path = "/" + string.Join('/', Enumerable.Repeat(new string('a', 200), 6));
         var ack = await new HandlerHarness().SendAsync(BitsRequests.CreateSession(path));
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "request.invalid-path");
     }
 
     [Fact]

@@ -72,14 +72,14 @@ public class FragmentTests
     }
 
     [Theory]
-    [InlineData("bytes 0-9/10", 11L)]
-    [InlineData("bytes 0-9/10", 9L)]
-    [InlineData("bytes 9-0/10", 10L)]
-    [InlineData("bytes 0-10/10", 11L)]
-    [InlineData("garbage", 10L)]
-    [InlineData("bytes 0-9/99999999999999999999", 10L)]
-    [InlineData(null, 10L)]
-    public async Task Fragment_BadRangeOrLength_Returns400InvalidArg(string? range, long contentLength)
+    [InlineData("bytes 0-9/10", 11L, "fragment.length-mismatch")]
+    [InlineData("bytes 0-9/10", 9L, "fragment.length-mismatch")]
+    [InlineData("bytes 9-0/10", 10L, "fragment.range-invalid")]
+    [InlineData("bytes 0-10/10", 11L, "fragment.range-invalid")]
+    [InlineData("garbage", 10L, "fragment.range-invalid")]
+    [InlineData("bytes 0-9/99999999999999999999", 10L, "fragment.range-invalid")]
+    [InlineData(null, 10L, "fragment.range-invalid")]
+    public async Task Fragment_BadRangeOrLength_Returns400InvalidArg(string? range, long contentLength, string reason)
     {
         var harness = new HandlerHarness();
         var id = await harness.CreateSessionAsync(Path);
@@ -90,6 +90,7 @@ public class FragmentTests
         });
 
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, reason);
         Assert.Equal(id, ack.GetHeader(BitsHeaders.SessionId));
     }
 
@@ -103,6 +104,7 @@ public class FragmentTests
         var ack = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(2000), 100, 100);
 
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "fragment.total-mismatch");
     }
 
     [Fact]
@@ -118,6 +120,7 @@ public class FragmentTests
         });
 
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "fragment.content-encoding");
     }
 
     [Fact]
@@ -158,6 +161,7 @@ public class FragmentTests
     {
         var ack = await new HandlerHarness().FragmentAsync(Path, "", HandlerHarness.RandomFile(10), 0, 10);
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "session.id-missing");
     }
 
     [Fact]

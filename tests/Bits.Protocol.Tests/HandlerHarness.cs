@@ -8,11 +8,11 @@ namespace Bits.Protocol.Tests;
 /// <summary>The protocol handler over the in-memory store, with a fake clock.</summary>
 internal sealed class HandlerHarness
 {
-    public HandlerHarness(BitsServerOptions? options = null)
+    public HandlerHarness(BitsServerOptions? options = null, BitsMetrics? metrics = null)
     {
         Options = options ?? new BitsServerOptions();
         Store = new InMemoryBitsUploadStore(Time);
-        Handler = new BitsProtocolHandler(Store, Microsoft.Extensions.Options.Options.Create(Options), Time, NullLogger<BitsProtocolHandler>.Instance);
+        Handler = new BitsProtocolHandler(Store, Microsoft.Extensions.Options.Options.Create(Options), Time, NullLogger<BitsProtocolHandler>.Instance, metrics: metrics);
     }
 
     public InMemoryBitsUploadStore Store { get; }
@@ -59,6 +59,9 @@ internal static class AckAssert
         Assert.Equal(context, response.GetHeader(BitsHeaders.ErrorContext));
         Assert.Null(response.GetHeader(BitsHeaders.Protocol));
     }
+
+    /// <summary>The reason the error Ack was sent for (its catalogue code): errors sharing wire values stay apart.</summary>
+    public static void Reason(BitsResponse response, string code) => Assert.Equal(code, response.Error?.Code);
 
     public static void Received(BitsResponse response, long received) =>
         Assert.Equal(received.ToString(System.Globalization.CultureInfo.InvariantCulture), response.GetHeader(BitsHeaders.ReceivedContentRange));

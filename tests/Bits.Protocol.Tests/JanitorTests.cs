@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Bits.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -16,12 +18,12 @@ public class JanitorTests
     /// <summary>Handler, store and janitor sharing one fake clock and one set of options.</summary>
     private sealed class Rig
     {
-        public Rig(BitsServerOptions options, BitsJanitorOptions? janitor = null)
+        public Rig(BitsServerOptions options, BitsJanitorOptions? janitor = null, BitsMetrics? metrics = null)
         {
             Options = options;
             Store = new InMemoryBitsUploadStore(Time, options.TombstoneLifetime);
             Handler = new BitsProtocolHandler(Store, MsOptions.Create(options), Time, NullLogger<BitsProtocolHandler>.Instance);
-            Janitor = new BitsSessionJanitor(Store, MsOptions.Create(options), MsOptions.Create(janitor ?? new BitsJanitorOptions()), Time, NullLogger<BitsSessionJanitor>.Instance);
+            Janitor = new BitsSessionJanitor(Store, MsOptions.Create(options), MsOptions.Create(janitor ?? new BitsJanitorOptions()), Time, NullLogger<BitsSessionJanitor>.Instance, metrics: metrics);
         }
 
         public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 25, 0, 0, 0, TimeSpan.Zero));
@@ -214,34 +216,22 @@ public class JanitorTests
     [Fact]
     public async Task Run_RecordsExpiredSessionsOnTheMeter()
     {
-        long expired = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter == BitsObservability.Meter && instrument.Name == "bits.janitor.expired")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "bits.janitor.kind" && (string?)tag.Value == "session")
-                {
-                    Interlocked.Add(ref expired, value);
-                }
-            }
-        });
-        listener.Start();
-        var rig = new Rig(Options(sessionTimeout: TimeSpan.FromHours(1)));
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var expired = new MetricCollector<long>(meters, BitsObservability.Name, "bits.janitor.expired");
+        using var duration = new MetricCollector<double>(meters, BitsObservability.Name, "bits.janitor.duration");
+        var rig = new Rig(Options(sessionTimeout: TimeSpan.FromHours(1)), metrics: new BitsMetrics(meters));
         await rig.CreateAsync("/up/1.bin");
         await rig.CreateAsync("/up/2.bin");
 
         rig.Time.Advance(TimeSpan.FromHours(2));
         await rig.RunAsync();
 
-        // Other tests may run janitors at the same time: at least this run's two sessions were counted.
-        Assert.True(Interlocked.Read(ref expired) >= 2, $"bits.janitor.expired recorded {expired}");
+        // This test's meter factory sees only this janitor: exactly its two sessions.
+        var measurement = Assert.Single(expired.GetMeasurementSnapshot());
+        Assert.Equal(2, measurement.Value);
+        Assert.Equal("session", measurement.Tags["bits.janitor.kind"]);
+        Assert.Single(duration.GetMeasurementSnapshot());
+        Assert.Equal("s", duration.Instrument!.Unit);
     }
 }

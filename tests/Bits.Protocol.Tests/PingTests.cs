@@ -21,6 +21,7 @@ public class PingTests
     {
         var ack = await new HandlerHarness().SendAsync(new BitsRequest { Method = "BITS_POST", RawPath = "/x.bin", PacketType = "Ping" });
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "request.content-length-missing");
     }
 
     [Fact]
@@ -28,6 +29,7 @@ public class PingTests
     {
         var ack = await new HandlerHarness().SendAsync(new BitsRequest { Method = "BITS_POST", RawPath = "/x.bin", PacketType = "Ping", ContentLength = 5 });
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "request.content-length-not-zero");
     }
 
     [Theory]
@@ -40,6 +42,7 @@ public class PingTests
     {
         var ack = await new HandlerHarness().SendAsync(new BitsRequest { Method = "BITS_POST", RawPath = "/x.bin", PacketType = packetType, ContentLength = 0 });
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "request.packet-type-unknown");
     }
 
     [Fact]
@@ -50,6 +53,7 @@ public class PingTests
             Method = "BITS_POST", RawPath = "/x.bin", PacketType = "Ping", ContentLength = 0, OversizedHeader = "X-Big",
         });
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
+        AckAssert.Reason(ack, "request.header-too-long");
     }
 
     [Theory]

@@ -15,6 +15,19 @@ public class StoreFaultTests
         var ack = await handler.HandleAsync(BitsRequests.Close("/f.bin", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"), TestContext.Current.CancellationToken);
 
         AckAssert.IsError(ack, 503, BitsHResults.BG_E_HTTP_ERROR_503);
+        AckAssert.Reason(ack, "storage.unavailable");
+    }
+
+    [Fact]
+    public async Task BlockLimit_Returns503AckWithItsOwnReason()
+    {
+        var full = new BitsStoreUnavailableException("full") { Reason = BitsErrors.BlockLimit };
+        var handler = new BitsProtocolHandler(new FailingStore(full), Options.Create(new BitsServerOptions()), TimeProvider.System, NullLogger<BitsProtocolHandler>.Instance);
+
+        var ack = await handler.HandleAsync(BitsRequests.Close("/f.bin", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"), TestContext.Current.CancellationToken);
+
+        AckAssert.IsError(ack, 503, BitsHResults.BG_E_HTTP_ERROR_503);
+        AckAssert.Reason(ack, "storage.block-limit");
     }
 
     [Fact]
@@ -25,6 +38,7 @@ public class StoreFaultTests
         var ack = await handler.HandleAsync(BitsRequests.CreateSession("/f.bin"), TestContext.Current.CancellationToken);
 
         AckAssert.IsError(ack, 500, BitsHResults.E_FAIL);
+        AckAssert.Reason(ack, "server.internal-error");
         Assert.DoesNotContain(ack.Headers, h => h.Value.Contains("secret", StringComparison.Ordinal));
     }
 

@@ -256,6 +256,33 @@ public class AzureStoreTests(AzuriteFixture azurite)
         Assert.Equal("bob", metadata[AzureBitsUploadStore.UploaderMetadata]);
     }
 
+    /// <summary>
+    /// Issue 17, point 4: a <c>BITS-Copy-File-To-Destination</c> copy onto a destination that other writers filled to the
+    /// uncommitted-block limit is the block-limit error (a 503 Ack), not storage's 409 escaping as a server fault.
+    /// </summary>
+    [Fact]
+    public async Task CopyToDestination_OntoABlobOthersFilledToTheLimit_IsTheBlockLimitError()
+    {
+        var harness = await StorageHarness.CreateAsync(azurite);
+        harness.LowerLimits(new BitsBlockBudget(MaxCommittedBlocks: 20, MaxUncommittedBlocks: 4, SegmentBytes: 64 * 1024));
+        var data = RandomBytes(3000, 60);
+        var created = new BitsSession { Id = BitsSessionIds.NewId(), Destination = $"t/{Guid.NewGuid():N}.bin", CreatedAt = DateTimeOffset.UtcNow, PrivateStaging = true };
+        await harness.Store.CreateSessionAsync(created, Ct);
+        var session = (await harness.Store.TrySetTotalLengthAsync((await harness.Store.GetSessionAsync(created.Id, Ct))!, data.Length, Ct))!;
+        session = await StageAllAsync(harness, session, data, 1000);
+        session = await harness.Store.RecordNotificationAsync(session, new BitsNotificationOutcome(null, CopyToDestination: true), Ct);
+        var destination = harness.Uploads.GetBlockBlobClient(session.Destination);
+        var other = AzureBitsUploadStore.SessionKey(BitsSessionIds.NewId());
+        for (var i = 0; i < 4; i++)
+        {
+            await destination.StageBlockAsync(AzureBitsUploadStore.BlockId(other, i, 1), new MemoryStream([0]), cancellationToken: Ct);
+        }
+
+        var full = await Assert.ThrowsAsync<BitsStoreUnavailableException>(() => harness.Store.CopyToDestinationAsync(session, CancellationToken.None, Ct));
+
+        Assert.Same(BitsErrors.BlockLimit, full.Reason);
+    }
+
     /// <summary>The facts of issue 14 the design rests on, checked on the Azurite the suite runs against.</summary>
     [Fact]
     public async Task Facts_BlockBlobsBehaveAsTheDesignAssumes()

@@ -419,7 +419,8 @@ public abstract partial class BitsUploadStoreContract
         // Every Fragment is still stored and recorded (in the session's segment: the blob has no room for a block).
         var session = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 5 * 1024);
         Assert.Equal(data.Length, session.ReceivedLength);
-        await Assert.ThrowsAsync<BitsStoreUnavailableException>(() => Store.PublishAsync(session, allowOverwrite: false, Ct));
+        var full = await Assert.ThrowsAsync<BitsStoreUnavailableException>(() => Store.PublishAsync(session, allowOverwrite: false, Ct));
+        Assert.Same(BitsErrors.BlockLimit, full.Reason);
 
         // The others' blocks expire: the retried Close moves the segment in as one block and publishes.
         await ExpireUncommittedAsync(destination);

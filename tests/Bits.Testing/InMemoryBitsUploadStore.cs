@@ -373,7 +373,7 @@ public sealed class InMemoryBitsUploadStore(TimeProvider? time = null, TimeSpan?
             if (!live.IsTombstone && live.Progress.Segment is { } tail && tail < total && _segments.TryGetValue((session.Id, tail), out var segment)
                 && !MoveSegment(session, BlobFor(BlobKey(session)), segment, tail, total))
             {
-                throw new BitsStoreUnavailableException($"The blob of session {session.Id} holds the most uncommitted blocks storage allows.");
+                throw new BitsStoreUnavailableException($"The blob of session {session.Id} holds the most uncommitted blocks storage allows.") { Reason = BitsErrors.BlockLimit };
             }
 
             // Upload-reply sessions with BITS-Copy-File-To-Destination: the blocks CopyToDestinationAsync staged.

@@ -12,8 +12,9 @@ using OpenTelemetry.Trace;
 namespace BitsFunctions.Tests;
 
 /// <summary>
-/// The "Bits.Server" meter is static and process-wide, so these tests run alone (no other test of this assembly emits
-/// measurements meanwhile); spans are additionally picked by the test's own trace id.
+/// OpenTelemetry listens to every meter named "Bits.Server" in the process (each host's <c>IMeterFactory</c> makes its
+/// own), so these tests run alone (no other test of this assembly emits measurements meanwhile); spans are additionally
+/// picked by the test's own trace id.
 /// </summary>
 [CollectionDefinition(nameof(TelemetryCollection), DisableParallelization = true)]
 public sealed class TelemetryCollection;
@@ -51,7 +52,7 @@ public class TelemetryTests(AzuriteFixture azurite)
         Assert.Equal(3, PacketCount(metrics, "Fragment", 200));
         Assert.Equal(1, PacketCount(metrics, "Close-Session", 200));
         Assert.Equal(1, PacketCount(metrics, "Unknown", 400));
-        Assert.Equal(1, Sum(metrics, "bits.errors", ("bits.packet_type", "Unknown"), ("bits.error_code", "0x80070057")));
+        Assert.Equal(1, Sum(metrics, "bits.errors", ("bits.packet_type", "Unknown"), ("bits.error_code", "0x80070057"), ("bits.error_reason", "request.packet-type-unknown")));
         Assert.Equal(file.Length, Sum(metrics, "bits.bytes_received"));
 
         var ours = spans.Where(s => s.Source.Name == BitsObservability.Name && s.TraceId == parent.TraceId).ToList();
