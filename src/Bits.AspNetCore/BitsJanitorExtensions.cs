@@ -20,6 +20,7 @@ public static class BitsJanitorExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<BitsJanitorOptions>().Bind(configuration.GetSection(BitsJanitorOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BitsJanitorOptions>, BitsJanitorOptionsValidator>());
+        services.AddSingleton(new BitsSettingsSection(BitsJanitorOptions.SectionName, typeof(BitsJanitorOptions)));
         services.TryAddSingleton<BitsSessionJanitor>();
         services.TryAddSingleton<BitsJanitorHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<BitsJanitorHostedService>());

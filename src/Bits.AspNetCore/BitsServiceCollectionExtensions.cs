@@ -30,6 +30,7 @@ public static class BitsServiceCollectionExtensions
             new BitsServerOptionsValidator(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value.UploadContainer, sp.GetRequiredService<IOptions<BitsHostLimits>>()));
         services.AddOptions<AzureBitsStorageOptions>().Bind(configuration.GetSection(AzureBitsStorageOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AzureBitsStorageOptions>, AzureBitsStorageOptionsValidator>();
+        services.AddSingleton(new BitsSettingsSection(AzureBitsStorageOptions.SectionName, typeof(AzureBitsStorageOptions)));
 
         services.TryAddSingleton(sp => CreateBlobServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
         services.TryAddSingleton(sp => CreateTableServiceClient(sp.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value));
@@ -47,6 +48,7 @@ public static class BitsServiceCollectionExtensions
         services.AddHostedService<AzureBitsStorageInitializer>();
         services.AddBitsJanitor(configuration);
         services.AddBitsAuthentication(configuration);
+        services.AddBitsSettingsCheck(configuration);
         return services;
     }
 

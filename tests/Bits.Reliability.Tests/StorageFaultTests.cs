@@ -15,8 +15,6 @@ namespace Bits.Reliability.Tests;
 /// </summary>
 public class StorageFaultTests(AzuriteFixture azurite)
 {
-    private const string Segment = "3000000"; // a 7.6 MB upload spans three staging segments
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static BitsUploadClient Client(HttpClient http) => new(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
@@ -33,8 +31,8 @@ public class StorageFaultTests(AzuriteFixture azurite)
     /// reads the session row and faults injected into table reads land on the Fragment hot path.
     /// </summary>
     private static Dictionary<string, string?> Settings(bool sessionCache = true) => sessionCache
-        ? new() { ["BitsStorage:SegmentBytes"] = Segment }
-        : new() { ["BitsStorage:SegmentBytes"] = Segment, ["Bits:SessionCacheLifetime"] = "00:00:00" };
+        ? new()
+        : new() { ["Bits:SessionCacheLifetime"] = "00:00:00" };
 
     [Fact]
     public async Task Upload_ThroughTheProxiesWithoutFaults_IsByteIdentical()

@@ -1,8 +1,10 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 using Bits.AspNetCore;
 using Bits.Protocol;
 using Bits.Storage.Azure;
 using Bits.Testing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -129,6 +131,51 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Assert.Equal(TimeSpan.FromDays(14), server.TombstoneLifetime);
         Assert.Null(store.BlobServiceUri);
         Assert.True(store.CreateResources);
+    }
+
+    /// <summary>
+    /// Every key README's table, local.settings.sample.json, the Kestrel host's appsettings.json and the Bicep's app
+    /// settings name passes the start-up check for unknown settings: the check never rejects a documented setting.
+    /// </summary>
+    [Fact]
+    public void DocumentedKeys_PassTheUnknownSettingCheck()
+    {
+        var documented = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var row in ReadmeTableRows())
+        {
+            foreach (Match key in Regex.Matches(FirstCell(row), @"`(Bits(Storage)?:[^`]+)`"))
+            {
+                documented[key.Groups[1].Value.Replace(AreaPlaceholder, "docs", StringComparison.Ordinal).Replace(UserPlaceholder, "alice", StringComparison.Ordinal)] = "x";
+            }
+        }
+
+        foreach (var (key, value) in RepoFiles.SampleConfiguration())
+        {
+            documented[key] = value;
+        }
+
+        foreach (var (key, value) in new ConfigurationBuilder().AddJsonFile(Path.Combine(RepoFiles.Root, "src", "Bits.Host", "appsettings.json")).Build().AsEnumerable())
+        {
+            documented[key] = value;
+        }
+
+        foreach (var bicep in Directory.EnumerateFiles(Path.Combine(RepoFiles.Root, "infra"), "*.bicep", SearchOption.AllDirectories))
+        {
+            foreach (Match setting in Regex.Matches(File.ReadAllText(bicep), @"name: '((Bits|BitsStorage)__[^']+)'"))
+            {
+                documented[Regex.Replace(setting.Groups[1].Value, @"\$\{[^}]+\}", "0").Replace("__", ":", StringComparison.Ordinal)] = "x";
+            }
+        }
+
+        Assert.Contains("Bits:Areas:docs:Authentication:Realm", documented.Keys);
+        Assert.Contains("Bits:Auth:BasicUsers:alice", documented.Keys);
+        Assert.Contains("Bits:Authentication:AllowedUsers:0", documented.Keys);
+        Assert.Contains("BitsStorage:QueueServiceUri", documented.Keys);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(documented).Build();
+        var services = new ServiceCollection();
+        BitsFunctionsApp.ConfigureServices(services, configuration);
+
+        Assert.Empty(BitsSettingsCheck.UnknownKeys(configuration, BitsSettingsCheck.Sections(services)));
     }
 
     private static IEnumerable<string> BoundKeys() =>
