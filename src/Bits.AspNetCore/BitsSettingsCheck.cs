@@ -84,20 +84,20 @@ public static class BitsSettingsCheck
     }
 
     /// <summary>The public properties the binder binds under <paramref name="type"/>.</summary>
-    internal static IEnumerable<PropertyInfo> BoundProperties(Type type) =>
+    public static IEnumerable<PropertyInfo> BoundProperties(Type type) =>
         IsScalar(type) || ElementType(type) is not null
             ? []
             : type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => BoundType(type, p.Name) is not null);
 
     /// <summary>The value type of a dictionary or the element type of a list or array, whose keys are names or indices.</summary>
-    internal static Type? ElementType(Type type) =>
+    public static Type? ElementType(Type type) =>
         type.IsArray ? type.GetElementType()
         : type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>) ? type.GetGenericArguments()[1]
         : type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) ? type.GetGenericArguments()[0]
         : null;
 
     /// <summary>A value bound from one string (number, string, enum, <see cref="TimeSpan"/>, <see cref="Uri"/>...), as the binder decides.</summary>
-    internal static bool IsScalar(Type type) =>
+    public static bool IsScalar(Type type) =>
         type == typeof(string) || (!typeof(IEnumerable).IsAssignableFrom(type) && TypeDescriptor.GetConverter(type).CanConvertFrom(typeof(string)));
 
     private static bool SamePath(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);

@@ -178,6 +178,47 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Assert.Empty(BitsSettingsCheck.UnknownKeys(configuration, BitsSettingsCheck.Sections(services)));
     }
 
+    /// <summary>
+    /// Every bound option property is read by the code (its getter is called outside the options classes and their
+    /// validators), so no setting is documented and validated but has no effect.
+    /// </summary>
+    [Fact]
+    public void BoundSettings_AreReadByTheCode()
+    {
+        var services = new ServiceCollection();
+        BitsFunctionsApp.ConfigureServices(services, new ConfigurationBuilder().Build());
+        var optionTypes = new HashSet<Type>();
+        var properties = new List<PropertyInfo>();
+        foreach (var section in BitsSettingsCheck.Sections(services))
+        {
+            Collect(section.Type);
+        }
+
+        var assemblies = optionTypes.Select(t => t.Assembly).Append(typeof(BitsFunctionsApp).Assembly).Append(typeof(BitsSettingsCheck).Assembly).Distinct();
+        var read = PropertyReads.Getters(assemblies, caller => !optionTypes.Contains(caller) && !caller.GetInterfaces().Any(IsValidator));
+
+        Assert.Contains(typeof(BitsServerOptions).GetProperty(nameof(BitsServerOptions.MaxFragmentBytes))!.GetMethod!, read);
+        Assert.Empty(properties.Where(p => !read.Contains(p.GetMethod!)).Select(p => p.DeclaringType!.Name + "." + p.Name));
+
+        void Collect(Type type)
+        {
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            type = BitsSettingsCheck.ElementType(type) ?? type;
+            if (BitsSettingsCheck.IsScalar(type) || !optionTypes.Add(type))
+            {
+                return;
+            }
+
+            foreach (var property in BitsSettingsCheck.BoundProperties(type))
+            {
+                properties.Add(property);
+                Collect(property.PropertyType);
+            }
+        }
+
+        static bool IsValidator(Type i) => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IValidateOptions<>);
+    }
+
     private static IEnumerable<string> BoundKeys() =>
         Keys(BitsServerOptions.SectionName, typeof(BitsServerOptions))
             .Concat(Keys(BitsAuthServerOptions.SectionName, typeof(BitsAuthServerOptions)))
