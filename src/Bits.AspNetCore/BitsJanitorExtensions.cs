@@ -12,8 +12,9 @@ public static class BitsJanitorExtensions
     /// <summary>
     /// Registers <see cref="BitsSessionJanitor"/> with its options (section <c>Bits:Janitor</c>, validated at start-up)
     /// and the <see cref="BitsJanitorHostedService"/> that runs it every <c>Bits:Janitor:Interval</c>. The hosted service
-    /// does nothing when <c>Bits:Janitor:HostedService</c> (or <c>Enabled</c>) is false: the Functions app sets it false
-    /// in code and runs the same janitor from a timer trigger.
+    /// does nothing when <c>Bits:Janitor:Enabled</c> is false, or when the host turns
+    /// <see cref="BitsJanitorSchedule.HostedService"/> off in code: the Functions app runs the same janitor from a timer
+    /// trigger.
     /// </summary>
     internal static IServiceCollection AddBitsJanitor(this IServiceCollection services, IConfiguration configuration)
     {

@@ -36,7 +36,7 @@ public class HostCrashTests(AzuriteFixture azurite)
         await using var hostA = await HostProcess.StartAsync(settings);
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var hostB = await InProcessHost.StartAsync(
-            storage, SdkRetry.Fast, StorageFaultTests.JanitorByHand([]), time, proxied: false);
+            storage, SdkRetry.Fast, null, time, proxied: false, janitorByHand: true);
         using var balancer = new SwitchingHandler(hostA.Root);
         using var http = new HttpClient(balancer);
         var published = new BlobServiceClient(storage.DirectConnectionString).GetBlobContainerClient(storage.UploadContainer).GetBlobClient(Name);

@@ -174,9 +174,9 @@ public class StorageFaultTests(AzuriteFixture azurite)
             Kind = FaultKind.DropResponse,
         });
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var settings = JanitorByHand(Settings());
+        var settings = Settings();
         settings["Bits:UnusedSessionTimeout"] = "14.00:00:00"; // the sweep below counts entries as with 14-day timeouts throughout
-        await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), settings, time);
+        await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), settings, time, janitorByHand: true);
         using var http = new HttpClient();
         var file = ProxiedStorage.RandomFile(1_234_567, 6);
 
@@ -203,13 +203,6 @@ public class StorageFaultTests(AzuriteFixture azurite)
         Assert.Empty(await storage.RowsAsync());
         Assert.Empty(await storage.StagedBlobsAsync());
         Assert.Equal(file, await storage.ReadPublishedAsync("lost-create.bin"));
-    }
-
-    /// <summary>Settings with the janitor's hosted service off: the test runs the janitor itself, with a fake clock.</summary>
-    internal static Dictionary<string, string?> JanitorByHand(Dictionary<string, string?> settings)
-    {
-        settings["Bits:Janitor:HostedService"] = "false";
-        return settings;
     }
 
     /// <summary>
