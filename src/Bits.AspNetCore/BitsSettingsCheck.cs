@@ -100,6 +100,22 @@ public static class BitsSettingsCheck
     public static bool IsScalar(Type type) =>
         type == typeof(string) || (!typeof(IEnumerable).IsAssignableFrom(type) && TypeDescriptor.GetConverter(type).CanConvertFrom(typeof(string)));
 
+    /// <summary>
+    /// Renamed keys and sections (old, new; the more specific first): an old key is refused like any unknown one, and
+    /// the message names its new name. No old name is kept working, so a configuration never has two spellings.
+    /// </summary>
+    private static readonly (string Old, string New)[] Renamed =
+    [
+        ("Bits:Auth:Bearer", "Bits:Authentication:BearerTokens"),
+        ("Bits:Auth", "Bits:Authentication"),
+    ];
+
+    /// <summary>The new name of a key renamed since an earlier release (suffix kept as written), or null.</summary>
+    public static string? RenamedTo(string key) =>
+        Renamed.Where(r => SamePath(key, r.Old) || key.StartsWith(r.Old + ":", StringComparison.OrdinalIgnoreCase))
+            .Select(r => r.New + key[r.Old.Length..])
+            .FirstOrDefault();
+
     private static bool SamePath(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
 }
 
@@ -111,7 +127,8 @@ internal sealed class BitsSettingsValidator(IConfiguration configuration, IReadO
         var unknown = BitsSettingsCheck.UnknownKeys(configuration, sections);
         return unknown.Count == 0
             ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail(unknown.Select(key =>
-                $"Unknown setting '{key}': no option reads it, so it would be ignored. Check its spelling against README's configuration table."));
+            : ValidateOptionsResult.Fail(unknown.Select(key => BitsSettingsCheck.RenamedTo(key) is { } renamed
+                ? $"Unknown setting '{key}': it was renamed to '{renamed}' (app setting '{renamed.Replace(":", "__", StringComparison.Ordinal)}'), so under its old name it would be ignored."
+                : $"Unknown setting '{key}': no option reads it, so it would be ignored. Check its spelling against README's configuration table."));
     }
 }

@@ -59,8 +59,8 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Assert.Contains("Bits:ForwardedHeaders:KnownProxies", BoundKeys());
         Assert.Contains("Bits:UnusedSessionTimeout", BoundKeys());
         Assert.Contains("Bits:Areas:<name>:PathPrefix", BoundKeys());
-        Assert.Contains("Bits:Auth:BasicUsers:<user>", BoundKeys());
-        Assert.Contains("Bits:Auth:Bearer:Audience", BoundKeys());
+        Assert.Contains("Bits:Authentication:BasicUsers:<user>", BoundKeys());
+        Assert.Contains("Bits:Authentication:BearerTokens:Audience", BoundKeys());
         var auth = typeof(BitsAuthenticationOptions).GetProperties().Length;
         Assert.Equal(
             typeof(BitsServerOptions).GetProperties().Length - 2 + auth + typeof(BitsUploadAreaOptions).GetProperties().Length - 1 + auth
@@ -168,7 +168,7 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         }
 
         Assert.Contains("Bits:Areas:docs:Authentication:Realm", documented.Keys);
-        Assert.Contains("Bits:Auth:BasicUsers:alice", documented.Keys);
+        Assert.Contains("Bits:Authentication:BasicUsers:alice", documented.Keys);
         Assert.Contains("Bits:Authentication:AllowedUsers:0", documented.Keys);
         Assert.Contains("BitsStorage:QueueServiceUri", documented.Keys);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(documented).Build();
@@ -244,7 +244,7 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
     /// <summary>Stands for an area's name in documented keys; areas are optional, so the sample settings define none.</summary>
     private const string AreaPlaceholder = "<name>";
 
-    /// <summary>Stands for a user name in documented keys (<c>Bits:Auth:BasicUsers:&lt;user&gt;</c>); the sample settings define none.</summary>
+    /// <summary>Stands for a user name in documented keys (<c>Bits:Authentication:BasicUsers:&lt;user&gt;</c>); the sample settings define none.</summary>
     private const string UserPlaceholder = "<user>";
 
     private static string EnvironmentForm(string key) => key.Replace(":", "__", StringComparison.Ordinal);

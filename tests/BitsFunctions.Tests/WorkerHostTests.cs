@@ -30,10 +30,12 @@ public class WorkerHostTests
     }
 
     [Theory]
-    [InlineData("Bits__Authentcation__AllowAnonymous", "Bits:Authentcation:AllowAnonymous")]
-    [InlineData("Bits__Areas__secure__Authentication__AllowAnonymus", "Bits:Areas:secure:Authentication:AllowAnonymus")]
-    [InlineData("BitsStorage__SegmentBytes", "BitsStorage:SegmentBytes")]
-    public void AppSetting_NoOptionBinds_FailsStartupNamingIt(string appSetting, string key)
+    [InlineData("Bits__Authentcation__AllowAnonymous", "Bits:Authentcation:AllowAnonymous", null)]
+    [InlineData("Bits__Areas__secure__Authentication__AllowAnonymus", "Bits:Areas:secure:Authentication:AllowAnonymus", null)]
+    [InlineData("BitsStorage__SegmentBytes", "BitsStorage:SegmentBytes", null)]
+    [InlineData("Bits__Auth__Bearer__Audience", "Bits:Auth:Bearer:Audience", "Bits__Authentication__BearerTokens__Audience")]
+    [InlineData("Bits__Auth__BasicUsers__alice", "Bits:Auth:BasicUsers:alice", "Bits__Authentication__BasicUsers__alice")]
+    public void AppSetting_NoOptionBinds_FailsStartupNamingIt(string appSetting, string key, string? renamedAppSetting)
     {
         // App settings reach the worker as environment variables; a prefix of this test's own keeps them apart from others'.
         var prefix = "BITSTEST" + Guid.NewGuid().ToString("N") + "_";
@@ -52,6 +54,10 @@ public class WorkerHostTests
             var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptions<BitsServerOptions>>().Value);
 
             Assert.Contains($"Unknown setting '{key}'", error.Message, StringComparison.Ordinal);
+            if (renamedAppSetting is not null)
+            {
+                Assert.Contains($"(app setting '{renamedAppSetting}')", error.Message, StringComparison.Ordinal);
+            }
         }
         finally
         {
