@@ -39,10 +39,10 @@ param authentication string
 @description('basic: comma-separated Basic user names (letters, digits and hyphens). Each reads its password hash from the Key Vault secret "bits-basic-<user>".')
 param basicUserNames string = ''
 
-@description('entra: token issuer, e.g. https://login.microsoftonline.com/<tenant id>/v2.0 (Bits:Auth:Bearer:Authority).')
+@description('entra: token issuer, e.g. https://login.microsoftonline.com/<tenant id>/v2.0 (Bits:Authentication:BearerTokens:Authority).')
 param entraAuthority string = ''
 
-@description('entra: expected audience of the tokens, the API\'s client id or application id URI (Bits:Auth:Bearer:Audience).')
+@description('entra: expected audience of the tokens, the API\'s client id or application id URI (Bits:Authentication:BearerTokens:Audience).')
 param entraAudience string = ''
 
 @description('entra (and basic): comma-separated users allowed to upload (Bits:Authentication:AllowedUsers); empty allows every authenticated user.')

@@ -188,11 +188,11 @@ var fixedAppSettings = [
     value: authentication == 'entra' ? 'true' : 'false'
   }
   {
-    name: 'Bits__Auth__Bearer__Authority'
+    name: 'Bits__Authentication__BearerTokens__Authority'
     value: authentication == 'entra' ? entraAuthority : ''
   }
   {
-    name: 'Bits__Auth__Bearer__Audience'
+    name: 'Bits__Authentication__BearerTokens__Audience'
     value: authentication == 'entra' ? entraAudience : ''
   }
   {
@@ -211,7 +211,7 @@ var allowedUserSettings = [
 // Basic users: each password hash is a Key Vault reference, resolved by the app identity (keyVaultReferenceIdentity).
 var basicUserSettings = [
   for user in (authentication == 'basic' ? basicUserNames : []): {
-    name: 'Bits__Auth__BasicUsers__${user}'
+    name: 'Bits__Authentication__BasicUsers__${user}'
     value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=bits-basic-${user})'
   }
 ]

@@ -1,5 +1,5 @@
 // Optional Key Vault for Key Vault references in app settings (`@Microsoft.KeyVault(VaultName=...;SecretName=...)`),
-// e.g. the Basic password hashes (Bits:Auth:BasicUsers:<user>). Access is Azure RBAC only (no access policies): the
+// e.g. the Basic password hashes (Bits:Authentication:BasicUsers:<user>). Access is Azure RBAC only (no access policies): the
 // app identity, which the Function App names as keyVaultReferenceIdentity, gets Key Vault Secrets User (read secret
 // values) on this vault alone; the deployer may get Key Vault Secrets Officer to add the hashes.
 

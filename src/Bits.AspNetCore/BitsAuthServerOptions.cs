@@ -4,12 +4,14 @@ using Microsoft.Extensions.Options;
 namespace Bits.AspNetCore;
 
 /// <summary>
-/// Credentials and token validation shared by every area, bound from <c>Bits:Auth</c>. Which area accepts which scheme
-/// is <see cref="BitsAuthenticationOptions"/> (<c>Bits:Authentication</c>, <c>Bits:Areas:&lt;name&gt;:Authentication</c>).
+/// Credentials and token validation shared by every area, bound from <c>Bits:Authentication</c> beside the default
+/// area's rule: which area accepts which scheme is <see cref="BitsAuthenticationOptions"/> (<c>Bits:Authentication</c>,
+/// <c>Bits:Areas:&lt;name&gt;:Authentication</c>), so its switch <c>Bearer</c> and the token settings
+/// <c>BearerTokens</c> have different names.
 /// </summary>
 public sealed class BitsAuthServerOptions
 {
-    public const string SectionName = "Bits:Auth";
+    public const string SectionName = "Bits:Authentication";
 
     /// <summary>
     /// HTTP Basic users: user name to a <see cref="BitsPasswordHasher"/> hash string (<c>hash-password</c> prints one).
@@ -20,8 +22,8 @@ public sealed class BitsAuthServerOptions
     /// <summary>Accept (and offer) Basic credentials on plain HTTP requests; for local tests only.</summary>
     public bool AllowBasicOverHttp { get; set; }
 
-    /// <summary>Entra ID (OpenID Connect) bearer token validation.</summary>
-    public BitsBearerAuthOptions Bearer { get; set; } = new();
+    /// <summary>Entra ID (OpenID Connect) bearer token validation (<c>Bits:Authentication:BearerTokens</c>).</summary>
+    public BitsBearerAuthOptions BearerTokens { get; set; } = new();
 }
 
 /// <summary>How bearer tokens are validated: signature (keys from the authority's OpenID metadata), lifetime, audience, issuer.</summary>
@@ -50,20 +52,20 @@ internal sealed class BitsAuthServerOptionsValidator(IOptions<BitsServerOptions>
         {
             if (user.Length == 0 || user.Any(char.IsControl))
             {
-                failures.Add("Bits:Auth:BasicUsers has an empty user name or one with control characters.");
+                failures.Add("Bits:Authentication:BasicUsers has an empty user name or one with control characters.");
             }
             else if (!BitsPasswordHasher.IsValidHash(hash))
             {
                 // Never echo the value: it may be a password pasted by mistake.
-                failures.Add($"Bits:Auth:BasicUsers:{user} is not a hash string from 'hash-password' ({BitsPasswordHasher.Algorithm}$<iterations>$<base64 salt>$<base64 hash>).");
+                failures.Add($"Bits:Authentication:BasicUsers:{user} is not a hash string from 'hash-password' ({BitsPasswordHasher.Algorithm}$<iterations>$<base64 salt>$<base64 hash>).");
             }
         }
 
-        var bearer = options.Bearer;
+        var bearer = options.BearerTokens;
         if (!string.IsNullOrWhiteSpace(bearer.Authority)
             && (!Uri.TryCreate(bearer.Authority, UriKind.Absolute, out var authority) || authority.Scheme != Uri.UriSchemeHttps))
         {
-            failures.Add($"Bits:Auth:Bearer:Authority must be an absolute https URL; it is '{bearer.Authority}'.");
+            failures.Add($"Bits:Authentication:BearerTokens:Authority must be an absolute https URL; it is '{bearer.Authority}'.");
         }
 
         var rules = new List<(string Key, BitsAuthenticationOptions Rule)> { ("Bits:Authentication", server.Value.Authentication) };
@@ -82,7 +84,7 @@ internal sealed class BitsAuthServerOptionsValidator(IOptions<BitsServerOptions>
 
             if (rule.Bearer && (string.IsNullOrWhiteSpace(bearer.Authority) || string.IsNullOrWhiteSpace(bearer.Audience)))
             {
-                failures.Add($"{key}:Bearer is on, so Bits:Auth:Bearer:Authority and Bits:Auth:Bearer:Audience are required.");
+                failures.Add($"{key}:Bearer is on, so Bits:Authentication:BearerTokens:Authority and Bits:Authentication:BearerTokens:Audience are required.");
             }
         }
 

@@ -25,6 +25,9 @@ public static class BitsAuthentication
         services.AddOptions<BitsRateLimitOptions>().Bind(configuration.GetSection(BitsRateLimitOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<BitsForwardedHeadersOptions>, BitsClientProtectionValidator>();
         services.AddSingleton<IValidateOptions<BitsRateLimitOptions>, BitsClientProtectionValidator>();
+        services.AddSingleton(new BitsSettingsSection(BitsAuthServerOptions.SectionName, typeof(BitsAuthServerOptions)));
+        services.AddSingleton(new BitsSettingsSection(BitsForwardedHeadersOptions.SectionName, typeof(BitsForwardedHeadersOptions)));
+        services.AddSingleton(new BitsSettingsSection(BitsRateLimitOptions.SectionName, typeof(BitsRateLimitOptions)));
         services.TryAddSingleton<BitsClientAddress>();
         services.TryAddSingleton<BitsRateLimits>();
         return services;

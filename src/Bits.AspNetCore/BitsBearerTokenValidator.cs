@@ -34,10 +34,10 @@ internal sealed class OpenIdConnectBitsBearerKeyProvider : IBitsBearerKeyProvide
     {
         _manager = new(() =>
         {
-            var authority = options.Value.Bearer.Authority;
+            var authority = options.Value.BearerTokens.Authority;
             if (string.IsNullOrWhiteSpace(authority))
             {
-                throw new InvalidOperationException("Bits:Auth:Bearer:Authority is not set.");
+                throw new InvalidOperationException("Bits:Authentication:BearerTokens:Authority is not set.");
             }
 
             var metadata = authority.TrimEnd('/') + "/.well-known/openid-configuration";
@@ -143,7 +143,7 @@ internal sealed class BitsBearerTokenValidator(IOptionsMonitor<BitsAuthServerOpt
             return (null, ex);
         }
 
-        var bearer = options.CurrentValue.Bearer;
+        var bearer = options.CurrentValue.BearerTokens;
         List<string> issuers = bearer.ValidIssuers.Count > 0 ? [.. bearer.ValidIssuers] : signing.Issuer is { Length: > 0 } issuer ? [issuer] : [];
         var parameters = new TokenValidationParameters
         {

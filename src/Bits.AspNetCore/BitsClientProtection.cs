@@ -260,7 +260,7 @@ internal sealed class BitsRateLimits : IDisposable
         return true;
     }
 
-    /// <summary>User names match case-insensitively (as <c>Bits:Auth:BasicUsers</c>), so the key does too.</summary>
+    /// <summary>User names match case-insensitively (as <c>Bits:Authentication:BasicUsers</c>), so the key does too.</summary>
     private static string UserKey(string user, string address) => user.ToUpperInvariant() + "\n" + address;
 
     public void Dispose()

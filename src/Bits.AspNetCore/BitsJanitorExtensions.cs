@@ -12,9 +12,10 @@ public static class BitsJanitorExtensions
     /// <summary>
     /// Registers <see cref="BitsSessionJanitor"/> with its options (section <c>Bits:Janitor</c>, validated at start-up)
     /// and the <see cref="BitsJanitorHostedService"/> that runs it every <c>Bits:Janitor:Interval</c>. The hosted service
-    /// does nothing when <c>Bits:Janitor:HostedService</c> (or <c>Enabled</c>) is false: the Functions app sets it false
-    /// in code and runs the same janitor from a timer trigger. An enabled janitor needs a store that implements
-    /// <see cref="IBitsExpiryStore"/>: start-up fails without one (<see cref="BitsStoreFeatures.MissingForJanitor"/>).
+    /// does nothing when <c>Bits:Janitor:Enabled</c> is false, or when the host turns
+    /// <see cref="BitsJanitorSchedule.HostedService"/> off in code: the Functions app runs the same janitor from a timer
+    /// trigger. An enabled janitor needs a store that implements <see cref="IBitsExpiryStore"/>: start-up fails without
+    /// one (<see cref="BitsStoreFeatures.MissingForJanitor"/>).
     /// </summary>
     internal static IServiceCollection AddBitsJanitor(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,6 +24,7 @@ public static class BitsJanitorExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BitsJanitorOptions>, BitsJanitorOptionsValidator>());
         services.AddOptions<BitsStoreFeatures>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BitsStoreFeatures>, BitsJanitorStoreValidator>());
+        services.AddSingleton(new BitsSettingsSection(BitsJanitorOptions.SectionName, typeof(BitsJanitorOptions)));
         services.TryAddSingleton<BitsSessionJanitor>();
         services.TryAddSingleton<BitsJanitorHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<BitsJanitorHostedService>());

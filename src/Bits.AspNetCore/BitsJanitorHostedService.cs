@@ -9,15 +9,26 @@ namespace Bits.AspNetCore;
 public sealed record BitsJanitorRun(DateTimeOffset StartedAt, BitsSweepResult Result, Exception? Error);
 
 /// <summary>
+/// Where the janitor runs, chosen by the host in code, not by configuration: the Functions app turns
+/// <see cref="HostedService"/> off because its timer-triggered function runs the janitor instead.
+/// </summary>
+public sealed class BitsJanitorSchedule
+{
+    /// <summary>Whether <see cref="BitsJanitorHostedService"/> runs the janitor in this process.</summary>
+    public bool HostedService { get; set; } = true;
+}
+
+/// <summary>
 /// Runs <see cref="BitsSessionJanitor.RunOnceAsync"/> every <see cref="BitsJanitorOptions.Interval"/> (first run one
 /// interval after start-up), waiting on a <see cref="PeriodicTimer"/> of the injected <see cref="TimeProvider"/> so a
 /// fake clock drives it in tests. A failing run is logged and the next one tries again: storage trouble never stops the
-/// host. Idle when <see cref="BitsJanitorOptions.Enabled"/> or <see cref="BitsJanitorOptions.HostedService"/> is false.
+/// host. Idle when <see cref="BitsJanitorOptions.Enabled"/> or <see cref="BitsJanitorSchedule.HostedService"/> is false.
 /// </summary>
 public sealed partial class BitsJanitorHostedService : IHostedService, IDisposable
 {
     private readonly BitsSessionJanitor _janitor;
     private readonly BitsJanitorOptions _options;
+    private readonly bool _hosted;
     private readonly TimeProvider _time;
     private readonly ILogger<BitsJanitorHostedService> _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -25,16 +36,18 @@ public sealed partial class BitsJanitorHostedService : IHostedService, IDisposab
     private PeriodicTimer? _timer;
     private Task? _loop;
 
-    public BitsJanitorHostedService(BitsSessionJanitor janitor, IOptions<BitsJanitorOptions> options, TimeProvider time, ILogger<BitsJanitorHostedService> logger)
+    public BitsJanitorHostedService(
+        BitsSessionJanitor janitor, IOptions<BitsJanitorOptions> options, IOptions<BitsJanitorSchedule> schedule, TimeProvider time, ILogger<BitsJanitorHostedService> logger)
     {
         _janitor = janitor;
         _options = options.Value;
+        _hosted = schedule.Value.HostedService;
         _time = time;
         _logger = logger;
     }
 
     /// <summary>Whether this instance runs the janitor (false when disabled by settings, or in the Functions app).</summary>
-    public bool IsActive => _options.Enabled && _options.HostedService;
+    public bool IsActive => _options.Enabled && _hosted;
 
     /// <summary>
     /// Completes when the next run (one not yet started when this property is read) has finished, successfully or not.
@@ -46,7 +59,7 @@ public sealed partial class BitsJanitorHostedService : IHostedService, IDisposab
     {
         if (!IsActive)
         {
-            Log.Inactive(_logger, _options.Enabled, _options.HostedService);
+            Log.Inactive(_logger, _options.Enabled, _hosted);
             return Task.CompletedTask;
         }
 

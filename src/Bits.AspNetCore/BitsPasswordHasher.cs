@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 namespace Bits.AspNetCore;
 
 /// <summary>
-/// Salted PBKDF2-SHA256 password hashes for <c>Bits:Auth:BasicUsers:&lt;user&gt;</c>, written
+/// Salted PBKDF2-SHA256 password hashes for <c>Bits:Authentication:BasicUsers:&lt;user&gt;</c>, written
 /// <c>pbkdf2-sha256$&lt;iterations&gt;$&lt;base64 salt&gt;$&lt;base64 hash&gt;</c>. Checks compare in constant time and
 /// never throw for a malformed hash string.
 /// </summary>
@@ -123,7 +123,7 @@ public static class BitsPasswordHasher
 
 /// <summary>
 /// <c>hash-password [--iterations N]</c>: reads a password (one line) and prints the hash string to put in
-/// <c>Bits:Auth:BasicUsers:&lt;user&gt;</c>.
+/// <c>Bits:Authentication:BasicUsers:&lt;user&gt;</c>.
 /// </summary>
 public static class BitsPasswordCommand
 {
@@ -148,7 +148,7 @@ public static class BitsPasswordCommand
 
             error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"usage: {Name} [--iterations N]   (N from {BitsPasswordHasher.MinIterations} to {BitsPasswordHasher.MaxIterations}; default {BitsPasswordHasher.DefaultIterations})"));
-            error.WriteLine("Reads the password from standard input and prints the value for Bits:Auth:BasicUsers:<user>.");
+            error.WriteLine("Reads the password from standard input and prints the value for Bits:Authentication:BasicUsers:<user>.");
             return 2;
         }
 

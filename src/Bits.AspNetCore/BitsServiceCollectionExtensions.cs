@@ -22,6 +22,7 @@ public static class BitsServiceCollectionExtensions
         services.AddMetrics().TryAddSingleton<BitsMetrics>();
         services.AddBitsJanitor(configuration);
         services.AddBitsAuthentication(configuration);
+        services.AddBitsSettingsCheck(configuration);
         return services;
     }
 

@@ -20,6 +20,7 @@ public static class BitsTelemetryExtensions
     public static IOpenTelemetryBuilder AddBitsTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
         var settings = BitsTelemetrySettings.Read(configuration);
+        services.AddSingleton(new BitsSettingsSection(BitsTelemetrySettings.ConsoleKey, typeof(bool)));
         var telemetry = services.AddOpenTelemetry()
             .WithTracing(tracing =>
             {

@@ -9,7 +9,7 @@ public sealed class BitsAuthenticationOptions
     /// <summary>Accept requests without credentials.</summary>
     public bool AllowAnonymous { get; set; } = true;
 
-    /// <summary>Accept HTTP Basic credentials (BG_AUTH_SCHEME_BASIC; use over HTTPS only) checked against <c>Bits:Auth:BasicUsers</c>.</summary>
+    /// <summary>Accept HTTP Basic credentials (BG_AUTH_SCHEME_BASIC; use over HTTPS only) checked against <c>Bits:Authentication:BasicUsers</c>.</summary>
     public bool Basic { get; set; }
 
     /// <summary>Accept Entra ID bearer tokens (sent by clients as a custom <c>Authorization: Bearer</c> header).</summary>

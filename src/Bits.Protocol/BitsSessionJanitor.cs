@@ -11,14 +11,8 @@ public sealed class BitsJanitorOptions
     /// <summary>Whether janitor runs do anything (in the Kestrel host's hosted service and in the Functions timer).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Time between two runs of the hosted service (the Functions app runs on its own timer schedule).</summary>
+    /// <summary>Time between two runs of the Kestrel host's hosted service (the Functions app runs on its own timer schedule).</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(15);
-
-    /// <summary>
-    /// Whether the hosted service runs the janitor in this process. The Functions app forces this off in code: its
-    /// timer-triggered function runs the janitor instead.
-    /// </summary>
-    public bool HostedService { get; set; } = true;
 
     /// <summary>Due entries handled per store call (one storage query page).</summary>
     public int BatchSize { get; set; } = 100;

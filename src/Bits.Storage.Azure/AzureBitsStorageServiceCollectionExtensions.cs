@@ -26,6 +26,7 @@ public static class AzureBitsStorageServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<AzureBitsStorageOptions>().Bind(configuration.GetSection(AzureBitsStorageOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AzureBitsStorageOptions>, AzureBitsStorageOptionsValidator>());
+        services.AddSingleton(new BitsSettingsSection(AzureBitsStorageOptions.SectionName, typeof(AzureBitsStorageOptions)));
         services.TryAddSingleton<IBitsDefaultContainer>(StorageOptions);
 
         // Created only when a client uses service URIs (a connection string carries its own key).

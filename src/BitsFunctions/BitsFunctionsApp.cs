@@ -34,7 +34,7 @@ public static class BitsFunctionsApp
         });
 
         // The janitor runs from BitsJanitorFunction's timer here, not from the hosted service.
-        services.PostConfigure<BitsJanitorOptions>(janitor => janitor.HostedService = false);
+        services.Configure<BitsJanitorSchedule>(schedule => schedule.HostedService = false);
         services.AddBitsTelemetry(configuration).UseFunctionsWorkerDefaults();
         services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         return services;

@@ -22,9 +22,9 @@ public sealed class AuthAndReplyTests(AzuriteFixture azurite)
 
     private Task<CliHost> StartSecureAsync() => CliHost.StartAsync(azurite, new Dictionary<string, string?>
     {
-        ["Bits:Auth:AllowBasicOverHttp"] = "true",
-        ["Bits:Auth:BasicUsers:alice"] = AliceHash,
-        ["Bits:Auth:BasicUsers:bob"] = BobHash,
+        ["Bits:Authentication:AllowBasicOverHttp"] = "true",
+        ["Bits:Authentication:BasicUsers:alice"] = AliceHash,
+        ["Bits:Authentication:BasicUsers:bob"] = BobHash,
         ["Bits:Areas:secure:PathPrefix"] = "secure",
         ["Bits:Areas:secure:BlobPrefix"] = "secure/",
         ["Bits:Areas:secure:Authentication:AllowAnonymous"] = "false",

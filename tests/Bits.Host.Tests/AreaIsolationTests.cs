@@ -108,7 +108,7 @@ public class AreaIsolationTests(AzuriteFixture azurite)
         { "default", ["Bits:UploadsEnabled=false", "Bits:Areas:scans:PathPrefix=scans", "Bits:Areas:scans:NotificationType=ByValue", "Bits:Areas:scans:NotificationUrl=https://scanner.example/api"] },
 
         // An authenticated area beside the anonymous default area, same container and no prefix of its own.
-        { "default", ["Bits:Areas:sec:PathPrefix=sec", "Bits:Areas:sec:Authentication:AllowAnonymous=false", "Bits:Areas:sec:Authentication:Basic=true", "Bits:Auth:AllowBasicOverHttp=true", "Bits:Auth:BasicUsers:alice=" + BasicHash] },
+        { "default", ["Bits:Areas:sec:PathPrefix=sec", "Bits:Areas:sec:Authentication:AllowAnonymous=false", "Bits:Areas:sec:Authentication:Basic=true", "Bits:Authentication:AllowBasicOverHttp=true", "Bits:Authentication:BasicUsers:alice=" + BasicHash] },
 
         // Naming the default container explicitly shares it too.
         { "default", ["Bits:Areas:sec:PathPrefix=sec", "Bits:Areas:sec:Container={uploads}"] },

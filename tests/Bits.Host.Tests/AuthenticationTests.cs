@@ -438,8 +438,8 @@ public class AuthenticationTests(AzuriteFixture azurite)
     [Fact]
     public async Task Startup_RefusesBadAuthenticationSettings_WithoutEchoingSecrets()
     {
-        var badHash = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => StartAsync(extra: new() { ["Bits:Auth:BasicUsers:dave"] = "plaintext-password" }));
-        var noAuthority = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => StartAsync(extra: new() { ["Bits:Auth:Bearer:Authority"] = "" }));
+        var badHash = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => StartAsync(extra: new() { ["Bits:Authentication:BasicUsers:dave"] = "plaintext-password" }));
+        var noAuthority = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => StartAsync(extra: new() { ["Bits:Authentication:BearerTokens:Authority"] = "" }));
         var closed = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => StartAsync(extra: new()
         {
             ["Bits:Areas:closed:PathPrefix"] = "closed",
@@ -447,9 +447,9 @@ public class AuthenticationTests(AzuriteFixture azurite)
             ["Bits:Areas:closed:Authentication:AllowAnonymous"] = "false",
         }));
 
-        Assert.Contains("Bits:Auth:BasicUsers:dave", badHash.Message, StringComparison.Ordinal);
+        Assert.Contains("Bits:Authentication:BasicUsers:dave", badHash.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("plaintext-password", badHash.Message, StringComparison.Ordinal);
-        Assert.Contains("Bits:Auth:Bearer:Authority", noAuthority.Message, StringComparison.Ordinal);
+        Assert.Contains("Bits:Authentication:BearerTokens:Authority", noAuthority.Message, StringComparison.Ordinal);
         Assert.Contains("Bits:Areas:closed:Authentication", closed.Message, StringComparison.Ordinal);
     }
 
@@ -519,12 +519,12 @@ public class AuthenticationTests(AzuriteFixture azurite)
         var storage = StorageNames.Unique(azurite);
         var settings = new Dictionary<string, string?>
         {
-            ["Bits:Auth:AllowBasicOverHttp"] = allowBasicOverHttp ? "true" : "false",
-            ["Bits:Auth:BasicUsers:alice"] = AliceHash,
-            ["Bits:Auth:BasicUsers:bob"] = BobHash,
-            ["Bits:Auth:BasicUsers:carol"] = CarolHash,
-            ["Bits:Auth:Bearer:Authority"] = Issuer,
-            ["Bits:Auth:Bearer:Audience"] = Audience,
+            ["Bits:Authentication:AllowBasicOverHttp"] = allowBasicOverHttp ? "true" : "false",
+            ["Bits:Authentication:BasicUsers:alice"] = AliceHash,
+            ["Bits:Authentication:BasicUsers:bob"] = BobHash,
+            ["Bits:Authentication:BasicUsers:carol"] = CarolHash,
+            ["Bits:Authentication:BearerTokens:Authority"] = Issuer,
+            ["Bits:Authentication:BearerTokens:Audience"] = Audience,
 
             // secure: Basic or Bearer, named users only.
             ["Bits:Areas:secure:PathPrefix"] = "secure",

@@ -56,7 +56,9 @@ public class ClientUploadTests(AzuriteFixture azurite)
     public async Task Upload_SmallSegmentsForceRollover_IsByteIdentical()
     {
         var storage = StorageNames.Unique(azurite);
-        await using var host = await TestHost.StartAsync(storage, new Dictionary<string, string?> { ["BitsStorage:SegmentBytes"] = "1000000" });
+        // 1 MB segments and limits low enough that the 9.9 MB file rolls over into them (a store seam, not a setting).
+        await using var host = await TestHost.StartAsync(storage, configure: builder => builder.Services.PostConfigure<Bits.Storage.Azure.AzureBitsStorageOptions>(
+            o => o.BlockBudget = new Bits.Protocol.BitsBlockBudget(MaxCommittedBlocks: 20, MaxUncommittedBlocks: 24, SegmentBytes: 1_000_000)));
         using var http = new HttpClient();
         var file = RandomFile(9_876_543, 3);
 

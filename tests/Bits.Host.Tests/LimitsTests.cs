@@ -56,9 +56,9 @@ public class LimitsTests(AzuriteFixture azurite)
             ["Bits:MaxSessionsPerUser"] = "2",
             ["Bits:Authentication:AllowAnonymous"] = "false",
             ["Bits:Authentication:Basic"] = "true",
-            ["Bits:Auth:AllowBasicOverHttp"] = "true",
-            ["Bits:Auth:BasicUsers:alice"] = BitsPasswordHasher.Hash("alice-pw", 1000),
-            ["Bits:Auth:BasicUsers:bob"] = BitsPasswordHasher.Hash("bob-pw", 1000),
+            ["Bits:Authentication:AllowBasicOverHttp"] = "true",
+            ["Bits:Authentication:BasicUsers:alice"] = BitsPasswordHasher.Hash("alice-pw", 1000),
+            ["Bits:Authentication:BasicUsers:bob"] = BitsPasswordHasher.Hash("bob-pw", 1000),
         });
         using var http = new HttpClient();
         var alice = Basic("alice", "alice-pw");

@@ -24,9 +24,9 @@ public class RateLimitTests(AzuriteFixture azurite)
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Bits:Auth:AllowBasicOverHttp"] = "true",
-            ["Bits:Auth:BasicUsers:alice"] = AliceHash,
-            ["Bits:Auth:BasicUsers:bob"] = BobHash,
+            ["Bits:Authentication:AllowBasicOverHttp"] = "true",
+            ["Bits:Authentication:BasicUsers:alice"] = AliceHash,
+            ["Bits:Authentication:BasicUsers:bob"] = BobHash,
             ["Bits:Areas:basic:PathPrefix"] = "basic",
             ["Bits:Areas:basic:BlobPrefix"] = "basic/",
             ["Bits:Areas:basic:Authentication:AllowAnonymous"] = "false",

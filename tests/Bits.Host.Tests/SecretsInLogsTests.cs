@@ -28,8 +28,8 @@ public partial class SecretsInLogsTests(AzuriteFixture azurite)
         {
             ["Bits:Authentication:AllowAnonymous"] = "false",
             ["Bits:Authentication:Basic"] = "true",
-            ["Bits:Auth:AllowBasicOverHttp"] = "true",
-            ["Bits:Auth:BasicUsers:alice"] = hash,
+            ["Bits:Authentication:AllowBasicOverHttp"] = "true",
+            ["Bits:Authentication:BasicUsers:alice"] = hash,
             ["Logging:LogLevel:Default"] = "Trace",
             ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
             ["Logging:LogLevel:Azure"] = "Trace",

@@ -112,7 +112,6 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
             ["Bits:Areas:reply:BlobPrefix"] = "reply/",
             ["Bits:Areas:reply:NotificationType"] = type,
             ["Bits:Areas:reply:NotificationUrl"] = new Uri(_backEndRoot, backEndPath).AbsoluteUri,
-            ["BitsStorage:SegmentBytes"] = "65536",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

@@ -15,8 +15,8 @@ public class MainBicepAuthenticationTests(CompiledMainTemplate compiled)
     [InlineData("Bits__Authentication__AllowAnonymous", "[if(equals(parameters('authentication'), 'key-only'), 'true', 'false')]")]
     [InlineData("Bits__Authentication__Basic", "[if(equals(parameters('authentication'), 'basic'), 'true', 'false')]")]
     [InlineData("Bits__Authentication__Bearer", "[if(equals(parameters('authentication'), 'entra'), 'true', 'false')]")]
-    [InlineData("Bits__Auth__Bearer__Authority", "[if(equals(parameters('authentication'), 'entra'), parameters('entraAuthority'), '')]")]
-    [InlineData("Bits__Auth__Bearer__Audience", "[if(equals(parameters('authentication'), 'entra'), parameters('entraAudience'), '')]")]
+    [InlineData("Bits__Authentication__BearerTokens__Authority", "[if(equals(parameters('authentication'), 'entra'), parameters('entraAuthority'), '')]")]
+    [InlineData("Bits__Authentication__BearerTokens__Audience", "[if(equals(parameters('authentication'), 'entra'), parameters('entraAudience'), '')]")]
     [InlineData("Bits__RateLimits__AnonymousSessionsPerAddress", "[string(if(equals(parameters('authentication'), 'key-only'), parameters('anonymousSessionsPerAddress'), 0))]")]
     public void Setting_FollowsTheAuthenticationChoice(string name, string expected) =>
         Assert.Equal(expected, Settings[name]);
@@ -46,7 +46,7 @@ public class MainBicepAuthenticationTests(CompiledMainTemplate compiled)
         var users = compiled.Template.ModuleCopyVariable("api", "basicUserSettings");
 
         Assert.Equal("[length(if(equals(parameters('authentication'), 'basic'), parameters('basicUserNames'), createArray()))]", users.StringAt("count"));
-        Assert.StartsWith("[format('Bits__Auth__BasicUsers__{0}', ", users.StringAt("input.name"), StringComparison.Ordinal);
+        Assert.StartsWith("[format('Bits__Authentication__BasicUsers__{0}', ", users.StringAt("input.name"), StringComparison.Ordinal);
         Assert.StartsWith("[format('@Microsoft.KeyVault(VaultName={0};SecretName=bits-basic-{1})', parameters('keyVaultName'), ", users.StringAt("input.value"), StringComparison.Ordinal);
     }
 

@@ -34,8 +34,8 @@ public class MainBicepFunctionAppTests(CompiledMainTemplate compiled)
         "Bits__Authentication__AllowAnonymous",
         "Bits__Authentication__Basic",
         "Bits__Authentication__Bearer",
-        "Bits__Auth__Bearer__Authority",
-        "Bits__Auth__Bearer__Audience",
+        "Bits__Authentication__BearerTokens__Authority",
+        "Bits__Authentication__BearerTokens__Audience",
         "Bits__RateLimits__AnonymousSessionsPerAddress",
     ];
 

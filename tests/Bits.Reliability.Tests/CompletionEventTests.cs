@@ -74,7 +74,7 @@ public class CompletionEventTests(AzuriteFixture azurite)
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
         var failing = storage.Queue.Add(new FaultRule { Match = IsSendMessage, Kind = FaultKind.Respond, Times = int.MaxValue });
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast, EventSettings(storage), time);
+        await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast, EventSettings(storage), time, janitorByHand: true);
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
         var file = ProxiedStorage.RandomFile(100_000, 42);
@@ -148,7 +148,7 @@ public class CompletionEventTests(AzuriteFixture azurite)
     }
 
     private static Dictionary<string, string?> EventSettings(ProxiedStorage storage) =>
-        StorageFaultTests.JanitorByHand(new() { ["Bits:CompletionQueue"] = storage.CompletionQueue });
+        new() { ["Bits:CompletionQueue"] = storage.CompletionQueue };
 
     private static void AssertEvent(JsonElement completion, string sessionId, long size)
     {
@@ -203,7 +203,7 @@ public class CompletionEventTests(AzuriteFixture azurite)
             settings["Bits:CompletionQueue"] = storage.CompletionQueue;
             var a = await HostProcess.StartAsync(settings);
             var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-            var b = await InProcessHost.StartAsync(storage, SdkRetry.Fast, EventSettings(storage), time, proxied: false);
+            var b = await InProcessHost.StartAsync(storage, SdkRetry.Fast, EventSettings(storage), time, proxied: false, janitorByHand: true);
             return new CrashSetup(a, b, time);
         }
 

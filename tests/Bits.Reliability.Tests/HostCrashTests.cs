@@ -33,11 +33,10 @@ public class HostCrashTests(AzuriteFixture azurite)
     {
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
         var settings = storage.HostSettings();
-        settings["BitsStorage:SegmentBytes"] = "2000000"; // 5 MB: three staging segments
         await using var hostA = await HostProcess.StartAsync(settings);
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var hostB = await InProcessHost.StartAsync(
-            storage, SdkRetry.Fast, StorageFaultTests.JanitorByHand(new() { ["BitsStorage:SegmentBytes"] = "2000000" }), time, proxied: false);
+            storage, SdkRetry.Fast, null, time, proxied: false, janitorByHand: true);
         using var balancer = new SwitchingHandler(hostA.Root);
         using var http = new HttpClient(balancer);
         var published = new BlobServiceClient(storage.DirectConnectionString).GetBlobContainerClient(storage.UploadContainer).GetBlobClient(Name);

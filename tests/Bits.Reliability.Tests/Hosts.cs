@@ -8,6 +8,7 @@ using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
+using Bits.AspNetCore;
 using Bits.Host;
 using Bits.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -93,7 +94,8 @@ public sealed class InProcessHost : IAsyncDisposable
         SdkRetry? retry = null,
         IDictionary<string, string?>? settings = null,
         TimeProvider? time = null,
-        bool proxied = true)
+        bool proxied = true,
+        bool janitorByHand = false)
     {
         var values = storage.HostSettings(proxied);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -107,6 +109,12 @@ public sealed class InProcessHost : IAsyncDisposable
             builder =>
             {
                 builder.Logging.AddProvider(logs);
+                if (janitorByHand)
+                {
+                    // The hosted service stays idle: the test runs the janitor itself, with a fake clock.
+                    builder.Services.Configure<BitsJanitorSchedule>(schedule => schedule.HostedService = false);
+                }
+
                 if (time is not null)
                 {
                     builder.Services.AddSingleton(time);

@@ -15,8 +15,6 @@ namespace Bits.Reliability.Tests;
 /// </summary>
 public class StorageFaultTests(AzuriteFixture azurite)
 {
-    private const string Segment = "3000000"; // a 7.6 MB upload spans three staging segments
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static BitsUploadClient Client(HttpClient http) => new(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
@@ -33,8 +31,8 @@ public class StorageFaultTests(AzuriteFixture azurite)
     /// reads the session row and faults injected into table reads land on the Fragment hot path.
     /// </summary>
     private static Dictionary<string, string?> Settings(bool sessionCache = true) => sessionCache
-        ? new() { ["BitsStorage:SegmentBytes"] = Segment }
-        : new() { ["BitsStorage:SegmentBytes"] = Segment, ["Bits:SessionCacheLifetime"] = "00:00:00" };
+        ? new()
+        : new() { ["Bits:SessionCacheLifetime"] = "00:00:00" };
 
     [Fact]
     public async Task Upload_ThroughTheProxiesWithoutFaults_IsByteIdentical()
@@ -176,9 +174,9 @@ public class StorageFaultTests(AzuriteFixture azurite)
             Kind = FaultKind.DropResponse,
         });
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var settings = JanitorByHand(Settings());
+        var settings = Settings();
         settings["Bits:UnusedSessionTimeout"] = "14.00:00:00"; // the sweep below counts entries as with 14-day timeouts throughout
-        await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), settings, time);
+        await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), settings, time, janitorByHand: true);
         using var http = new HttpClient();
         var file = ProxiedStorage.RandomFile(1_234_567, 6);
 
@@ -205,13 +203,6 @@ public class StorageFaultTests(AzuriteFixture azurite)
         Assert.Empty(await storage.RowsAsync());
         Assert.Empty(await storage.StagedBlobsAsync());
         Assert.Equal(file, await storage.ReadPublishedAsync("lost-create.bin"));
-    }
-
-    /// <summary>Settings with the janitor's hosted service off: the test runs the janitor itself, with a fake clock.</summary>
-    internal static Dictionary<string, string?> JanitorByHand(Dictionary<string, string?> settings)
-    {
-        settings["Bits:Janitor:HostedService"] = "false";
-        return settings;
     }
 
     /// <summary>

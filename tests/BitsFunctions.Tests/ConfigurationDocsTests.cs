@@ -1,8 +1,10 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 using Bits.AspNetCore;
 using Bits.Protocol;
 using Bits.Storage.Azure;
 using Bits.Testing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -57,8 +59,8 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Assert.Contains("Bits:ForwardedHeaders:KnownProxies", BoundKeys());
         Assert.Contains("Bits:UnusedSessionTimeout", BoundKeys());
         Assert.Contains("Bits:Areas:<name>:PathPrefix", BoundKeys());
-        Assert.Contains("Bits:Auth:BasicUsers:<user>", BoundKeys());
-        Assert.Contains("Bits:Auth:Bearer:Audience", BoundKeys());
+        Assert.Contains("Bits:Authentication:BasicUsers:<user>", BoundKeys());
+        Assert.Contains("Bits:Authentication:BearerTokens:Audience", BoundKeys());
         var auth = typeof(BitsAuthenticationOptions).GetProperties().Length;
         Assert.Equal(
             typeof(BitsServerOptions).GetProperties().Length - 2 + auth + typeof(BitsUploadAreaOptions).GetProperties().Length - 1 + auth
@@ -131,6 +133,92 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
         Assert.True(store.CreateResources);
     }
 
+    /// <summary>
+    /// Every key README's table, local.settings.sample.json, the Kestrel host's appsettings.json and the Bicep's app
+    /// settings name passes the start-up check for unknown settings: the check never rejects a documented setting.
+    /// </summary>
+    [Fact]
+    public void DocumentedKeys_PassTheUnknownSettingCheck()
+    {
+        var documented = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var row in ReadmeTableRows())
+        {
+            foreach (Match key in Regex.Matches(FirstCell(row), @"`(Bits(Storage)?:[^`]+)`"))
+            {
+                documented[key.Groups[1].Value.Replace(AreaPlaceholder, "docs", StringComparison.Ordinal).Replace(UserPlaceholder, "alice", StringComparison.Ordinal)] = "x";
+            }
+        }
+
+        foreach (var (key, value) in RepoFiles.SampleConfiguration())
+        {
+            documented[key] = value;
+        }
+
+        foreach (var (key, value) in new ConfigurationBuilder().AddJsonFile(Path.Combine(RepoFiles.Root, "src", "Bits.Host", "appsettings.json")).Build().AsEnumerable())
+        {
+            documented[key] = value;
+        }
+
+        foreach (var bicep in Directory.EnumerateFiles(Path.Combine(RepoFiles.Root, "infra"), "*.bicep", SearchOption.AllDirectories))
+        {
+            foreach (Match setting in Regex.Matches(File.ReadAllText(bicep), @"name: '((Bits|BitsStorage)__[^']+)'"))
+            {
+                documented[Regex.Replace(setting.Groups[1].Value, @"\$\{[^}]+\}", "0").Replace("__", ":", StringComparison.Ordinal)] = "x";
+            }
+        }
+
+        Assert.Contains("Bits:Areas:docs:Authentication:Realm", documented.Keys);
+        Assert.Contains("Bits:Authentication:BasicUsers:alice", documented.Keys);
+        Assert.Contains("Bits:Authentication:AllowedUsers:0", documented.Keys);
+        Assert.Contains("BitsStorage:QueueServiceUri", documented.Keys);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(documented).Build();
+        var services = new ServiceCollection();
+        BitsFunctionsApp.ConfigureServices(services, configuration);
+
+        Assert.Empty(BitsSettingsCheck.UnknownKeys(configuration, BitsSettingsCheck.Sections(services)));
+    }
+
+    /// <summary>
+    /// Every bound option property is read by the code (its getter is called outside the options classes and their
+    /// validators), so no setting is documented and validated but has no effect.
+    /// </summary>
+    [Fact]
+    public void BoundSettings_AreReadByTheCode()
+    {
+        var services = new ServiceCollection();
+        BitsFunctionsApp.ConfigureServices(services, new ConfigurationBuilder().Build());
+        var optionTypes = new HashSet<Type>();
+        var properties = new List<PropertyInfo>();
+        foreach (var section in BitsSettingsCheck.Sections(services))
+        {
+            Collect(section.Type);
+        }
+
+        var assemblies = optionTypes.Select(t => t.Assembly).Append(typeof(BitsFunctionsApp).Assembly).Append(typeof(BitsSettingsCheck).Assembly).Distinct();
+        var read = PropertyReads.Getters(assemblies, caller => !optionTypes.Contains(caller) && !caller.GetInterfaces().Any(IsValidator));
+
+        Assert.Contains(typeof(BitsServerOptions).GetProperty(nameof(BitsServerOptions.MaxFragmentBytes))!.GetMethod!, read);
+        Assert.Empty(properties.Where(p => !read.Contains(p.GetMethod!)).Select(p => p.DeclaringType!.Name + "." + p.Name));
+
+        void Collect(Type type)
+        {
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            type = BitsSettingsCheck.ElementType(type) ?? type;
+            if (BitsSettingsCheck.IsScalar(type) || !optionTypes.Add(type))
+            {
+                return;
+            }
+
+            foreach (var property in BitsSettingsCheck.BoundProperties(type))
+            {
+                properties.Add(property);
+                Collect(property.PropertyType);
+            }
+        }
+
+        static bool IsValidator(Type i) => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IValidateOptions<>);
+    }
+
     private static IEnumerable<string> BoundKeys() =>
         Keys(BitsServerOptions.SectionName, typeof(BitsServerOptions))
             .Concat(Keys(BitsAuthServerOptions.SectionName, typeof(BitsAuthServerOptions)))
@@ -156,7 +244,7 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
     /// <summary>Stands for an area's name in documented keys; areas are optional, so the sample settings define none.</summary>
     private const string AreaPlaceholder = "<name>";
 
-    /// <summary>Stands for a user name in documented keys (<c>Bits:Auth:BasicUsers:&lt;user&gt;</c>); the sample settings define none.</summary>
+    /// <summary>Stands for a user name in documented keys (<c>Bits:Authentication:BasicUsers:&lt;user&gt;</c>); the sample settings define none.</summary>
     private const string UserPlaceholder = "<user>";
 
     private static string EnvironmentForm(string key) => key.Replace(":", "__", StringComparison.Ordinal);

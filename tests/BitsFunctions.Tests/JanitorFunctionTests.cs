@@ -17,7 +17,6 @@ public class JanitorFunctionTests(AzuriteFixture azurite)
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var settings = storage.Settings;
         settings["Bits:SessionTimeout"] = "00:30:00";
-        settings["Bits:Janitor:HostedService"] = "true"; // the app forces it off whatever the settings say
         await using var app = await FunctionApp.StartAsync(settings, services => services.AddSingleton<TimeProvider>(time));
         const string target = "/uploads/idle.bin";
         var id = await app.CreateSessionAsync(target);

@@ -30,6 +30,44 @@ public class WorkerHostTests
     }
 
     [Theory]
+    [InlineData("Bits__Authentcation__AllowAnonymous", "Bits:Authentcation:AllowAnonymous", null)]
+    [InlineData("Bits__Areas__secure__Authentication__AllowAnonymus", "Bits:Areas:secure:Authentication:AllowAnonymus", null)]
+    [InlineData("BitsStorage__SegmentBytes", "BitsStorage:SegmentBytes", null)]
+    [InlineData("Bits__Auth__Bearer__Audience", "Bits:Auth:Bearer:Audience", "Bits__Authentication__BearerTokens__Audience")]
+    [InlineData("Bits__Auth__BasicUsers__alice", "Bits:Auth:BasicUsers:alice", "Bits__Authentication__BasicUsers__alice")]
+    public void AppSetting_NoOptionBinds_FailsStartupNamingIt(string appSetting, string key, string? renamedAppSetting)
+    {
+        // App settings reach the worker as environment variables; a prefix of this test's own keeps them apart from others'.
+        var prefix = "BITSTEST" + Guid.NewGuid().ToString("N") + "_";
+        Environment.SetEnvironmentVariable(prefix + "Bits__Areas__secure__PathPrefix", "secure");
+        Environment.SetEnvironmentVariable(prefix + "Bits__Areas__secure__BlobPrefix", "secure/");
+        Environment.SetEnvironmentVariable(prefix + appSetting, "false");
+        try
+        {
+            var builder = FunctionsApplication.CreateBuilder([]);
+            builder.Configuration.AddInMemoryCollection(RepoFiles.SampleConfiguration());
+            builder.Configuration.AddEnvironmentVariables(prefix);
+            builder.ConfigureFunctionsWebApplication();
+            BitsFunctionsApp.ConfigureServices(builder.Services, builder.Configuration);
+            using var host = builder.Build();
+
+            var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptions<BitsServerOptions>>().Value);
+
+            Assert.Contains($"Unknown setting '{key}'", error.Message, StringComparison.Ordinal);
+            if (renamedAppSetting is not null)
+            {
+                Assert.Contains($"(app setting '{renamedAppSetting}')", error.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(prefix + "Bits__Areas__secure__PathPrefix", null);
+            Environment.SetEnvironmentVariable(prefix + "Bits__Areas__secure__BlobPrefix", null);
+            Environment.SetEnvironmentVariable(prefix + appSetting, null);
+        }
+    }
+
+    [Theory]
     [InlineData("00:03:20", true)]
     [InlineData("00:03:21", false)]
     public void NotificationTimeout_InTheFunctionsApp_IsAtMost200Seconds(string timeout, bool valid)

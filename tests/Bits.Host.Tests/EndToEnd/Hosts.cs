@@ -117,9 +117,9 @@ public sealed class EndToEndHosts : IAsyncLifetime
     {
         ["Bits:MaxFragmentBytes"] = MaxFragmentBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Bits:Janitor:Enabled"] = "true",
-        ["Bits:Auth:AllowBasicOverHttp"] = "true",
-        ["Bits:Auth:BasicUsers:" + Alice] = BitsPasswordHasher.Hash(AlicePassword, 1000),
-        ["Bits:Auth:BasicUsers:" + Bob] = BitsPasswordHasher.Hash(BobPassword, 1000),
+        ["Bits:Authentication:AllowBasicOverHttp"] = "true",
+        ["Bits:Authentication:BasicUsers:" + Alice] = BitsPasswordHasher.Hash(AlicePassword, 1000),
+        ["Bits:Authentication:BasicUsers:" + Bob] = BitsPasswordHasher.Hash(BobPassword, 1000),
         ["Bits:Areas:reports:PathPrefix"] = "reports",
         ["Bits:Areas:reports:Container"] = areaContainer,
         ["Bits:Areas:reports:BlobPrefix"] = "in/",
