@@ -108,6 +108,7 @@ public static class BitsSettingsCheck
     [
         ("Bits:Auth:Bearer", "Bits:Authentication:BearerTokens"),
         ("Bits:Auth", "Bits:Authentication"),
+        ("Bits:UploadsEnabled", "Bits:Enabled"),
     ];
 
     /// <summary>The new name of a key renamed since an earlier release (suffix kept as written), or null.</summary>

@@ -35,8 +35,12 @@ public sealed class BitsServerOptions
     /// <summary>How long a closed or cancelled session's tombstone answers repeated Close/Cancel with 200.</summary>
     public TimeSpan TombstoneLifetime { get; set; } = TimeSpan.FromDays(14);
 
-    /// <summary>Whether the default area (every path no configured area claims) accepts uploads.</summary>
-    public bool UploadsEnabled { get; set; } = true;
+    /// <summary>
+    /// Whether the default area (every path no configured area claims) accepts uploads: the area key
+    /// <see cref="BitsUploadAreaOptions.Enabled"/> at top level. Unlike the other top-level area keys, areas do not
+    /// inherit it.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
 
     /// <summary>Idle time after which the janitor removes a session and its data (IIS BITSSessionTimeout).</summary>
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromDays(14);

@@ -17,8 +17,8 @@ public enum BitsNotificationType
 
 /// <summary>
 /// One upload area: the cloud form of an IIS virtual directory with BITS uploads. Requests whose path under the upload
-/// route starts with <see cref="PathPrefix"/> belong to it. Settings left empty fall back to the top-level
-/// <see cref="BitsServerOptions"/>.
+/// route starts with <see cref="PathPrefix"/> belong to it. The default area (every other path) is configured by the same
+/// keys at the top of <c>Bits</c> (<see cref="BitsServerOptions"/>), and settings an area leaves empty take those values.
 /// </summary>
 public sealed class BitsUploadAreaOptions
 {
@@ -98,7 +98,7 @@ public sealed class BitsAreaCatalog
     public BitsAreaCatalog(BitsServerOptions options)
     {
         var defaults = new BitsArea(
-            DefaultAreaName, string.Empty, null, string.Empty, options.UploadsEnabled, options.MaxUploadBytes, options.AllowOverwrites,
+            DefaultAreaName, string.Empty, null, string.Empty, options.Enabled, options.MaxUploadBytes, options.AllowOverwrites,
             options.SessionTimeout, options.MaxSessionsPerUser, BitsNotificationType.None, null, TimeSpan.FromMinutes(5), options.CompletionQueue,
             options.Authentication);
         _areas = [];

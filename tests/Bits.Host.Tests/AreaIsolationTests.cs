@@ -102,10 +102,28 @@ public class AreaIsolationTests(AzuriteFixture azurite)
         Assert.False((await storage.Uploads.GetBlobClient("drop/b.bin").ExistsAsync(Ct)).Value);
     }
 
+    /// <summary>The default area takes the area key <c>Enabled</c> at top level (issue 17, point 5); areas do not inherit it.</summary>
+    [Fact]
+    public async Task DefaultAreaDisabled_ByBitsEnabled_RefusesItsPaths_OtherAreasStayOpen()
+    {
+        var storage = StorageNames.Unique(azurite);
+        var settings = ScansArea(notify: false);
+        settings["Bits:Enabled"] = "false";
+        await using var host = await TestHost.StartAsync(storage, settings);
+        using var http = new HttpClient();
+
+        using var refused = await http.SendAsync(HttpBits.Create(host.Url("a.bin")), Ct);
+        var open = await http.CreateSessionAsync(host.Url("scans/a.bin"));
+
+        refused.AssertAck(501);
+        Assert.Equal("0x80070005", refused.Header("BITS-Error-Code"));
+        Assert.NotEmpty(open);
+    }
+
     public static TheoryData<string, string[]> SharingConfigurations() => new()
     {
         // The issue's attack: the README's old example (a "scans" area without Container or BlobPrefix).
-        { "default", ["Bits:UploadsEnabled=false", "Bits:Areas:scans:PathPrefix=scans", "Bits:Areas:scans:NotificationType=ByValue", "Bits:Areas:scans:NotificationUrl=https://scanner.example/api"] },
+        { "default", ["Bits:Enabled=false", "Bits:Areas:scans:PathPrefix=scans", "Bits:Areas:scans:NotificationType=ByValue", "Bits:Areas:scans:NotificationUrl=https://scanner.example/api"] },
 
         // An authenticated area beside the anonymous default area, same container and no prefix of its own.
         { "default", ["Bits:Areas:sec:PathPrefix=sec", "Bits:Areas:sec:Authentication:AllowAnonymous=false", "Bits:Areas:sec:Authentication:Basic=true", "Bits:Authentication:AllowBasicOverHttp=true", "Bits:Authentication:BasicUsers:alice=" + BasicHash] },

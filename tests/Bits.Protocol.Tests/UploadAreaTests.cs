@@ -68,7 +68,7 @@ public class UploadAreaTests
     [Fact]
     public async Task DefaultArea_Disabled_OnlyConfiguredAreasAcceptUploads()
     {
-        var harness = new HandlerHarness(Options(o => o.UploadsEnabled = false));
+        var harness = new HandlerHarness(Options(o => o.Enabled = false));
 
         AckAssert.IsError(await harness.SendAsync(BitsRequests.CreateSession("/elsewhere/a.bin")), 501, BitsHResults.E_ACCESSDENIED);
         AckAssert.IsAck(await harness.SendAsync(BitsRequests.CreateSession("/reports/a.bin")), 200);

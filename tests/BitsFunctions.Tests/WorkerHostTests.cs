@@ -35,6 +35,7 @@ public class WorkerHostTests
     [InlineData("BitsStorage__SegmentBytes", "BitsStorage:SegmentBytes", null)]
     [InlineData("Bits__Auth__Bearer__Audience", "Bits:Auth:Bearer:Audience", "Bits__Authentication__BearerTokens__Audience")]
     [InlineData("Bits__Auth__BasicUsers__alice", "Bits:Auth:BasicUsers:alice", "Bits__Authentication__BasicUsers__alice")]
+    [InlineData("Bits__UploadsEnabled", "Bits:UploadsEnabled", "Bits__Enabled")]
     public void AppSetting_NoOptionBinds_FailsStartupNamingIt(string appSetting, string key, string? renamedAppSetting)
     {
         // App settings reach the worker as environment variables; a prefix of this test's own keeps them apart from others'.
