@@ -10,16 +10,16 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
 
     private IBitsUploadStore Store => handler.Store;
 
-    public async Task<BitsResponse> HandleAsync(BitsRequest request, CancellationToken cancellationToken)
+    public async Task<BitsResponse> HandleAsync(BitsParsedRequest parsed, CancellationToken cancellationToken)
     {
-        handler.ForgetCachedSession(request);
-        var (session, area, failure) = await handler.FindSessionAsync(request, requireEnabled: true, cancellationToken);
+        handler.Sessions.Forget(parsed);
+        var (session, area, failure) = await handler.Sessions.FindAsync(parsed, requireEnabled: true, cancellationToken);
         if (failure is not null)
         {
             return failure;
         }
 
-        var echo = BitsProtocolHandler.EchoSessionId(request);
+        var echo = parsed.Echo;
         switch (session!.State)
         {
             case BitsSessionState.Closed:
@@ -31,26 +31,26 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
 
                 return BitsResponse.Ok().WithSession(echo);
             case BitsSessionState.Cancelled:
-                return BitsProtocolHandler.Fail(BitsErrors.SessionCancelled.Error("The session was cancelled."), request);
+                return parsed.Fail(BitsErrors.SessionCancelled.Error("The session was cancelled."));
             case BitsSessionState.Discarded:
                 // Discarded by another session's commit (a live record marked so) or earlier by a Close: the client
                 // starts the upload again (500 + BG_E_SESSION_NOT_FOUND), it is never told a fatal 400.
                 await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                return BitsProtocolHandler.Fail(BitsErrors.SessionDiscarded.Error("The session's staged data was discarded; start the upload again."), request);
+                return parsed.Fail(BitsErrors.SessionDiscarded.Error("The session's staged data was discarded; start the upload again."));
         }
 
-        if (handler.IdleTooLong(session) is { } idle)
+        if (handler.Sessions.IdleTooLong(session) is { } idle)
         {
-            return await handler.DiscardIdleAsync(request, session, idle, cancellationToken);
+            return await handler.Sessions.DiscardIdleAsync(parsed, session, idle, cancellationToken);
         }
 
         if (session.TotalLength is null && area!.NotificationType == BitsNotificationType.None)
         {
             // Rule 6a.13: a session that received no Fragment publishes an empty file.
-            session = await EmptyFileAsync(BitsFragmentPacket.WithContentName(session, request), cancellationToken);
+            session = await EmptyFileAsync(BitsFragmentPacket.WithContentName(session, parsed.Request), cancellationToken);
             if (session is null)
             {
-                return BitsProtocolHandler.Fail(BitsErrors.SessionNotFound.Error(BitsProtocolHandler.SessionNotFoundMessage), request);
+                return parsed.Fail(BitsErrors.SessionNotFound.Error(BitsSessionResolver.SessionNotFoundMessage));
             }
         }
 
@@ -59,7 +59,7 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         {
             await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
             BitsProtocolHandler.Log.IncompleteDiscarded(handler.Logger, session.Id, received, session.TotalLength);
-            return BitsProtocolHandler.Fail(BitsErrors.CloseIncomplete.Error($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."), request);
+            return parsed.Fail(BitsErrors.CloseIncomplete.Error($"Close-Session before all bytes arrived ({received} of {session.TotalLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); the upload was discarded."));
         }
 
         if (area!.NotificationType != BitsNotificationType.None)
@@ -67,7 +67,7 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
             if (session.Notification is null)
             {
                 await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                return BitsProtocolHandler.Fail(BitsErrors.CloseBeforeBackEnd.Error("Close-Session before the server application accepted the upload; the upload was discarded."), request);
+                return parsed.Fail(BitsErrors.CloseBeforeBackEnd.Error("Close-Session before the server application accepted the upload; the upload was discarded."));
             }
 
             if (!session.Notification.CopyToDestination)
@@ -81,7 +81,7 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
             {
                 // The server-side copy is not done within this request's budget: the client retries Close-Session
                 // later, and that Close continues where this one stopped (on any instance).
-                return BitsProtocolHandler.Fail(BitsErrors.CopyRunning.Error("The copy of the upload into its destination is still running; retry Close-Session."), request);
+                return parsed.Fail(BitsErrors.CopyRunning.Error("The copy of the upload into its destination is still running; retry Close-Session."));
             }
         }
 
@@ -94,10 +94,10 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
         {
             case PublishResult.DestinationExists:
                 await Store.DiscardAsync(session, BitsSessionState.Discarded, cancellationToken);
-                return BitsProtocolHandler.Fail(BitsErrors.CloseDestinationExists.Error($"'{session.Destination}' already exists and overwriting is not allowed; the upload was discarded."), request);
+                return parsed.Fail(BitsErrors.CloseDestinationExists.Error($"'{session.Destination}' already exists and overwriting is not allowed; the upload was discarded."));
             case PublishResult.Discarded:
                 BitsProtocolHandler.Log.StagedDataDiscarded(handler.Logger, session.Id, session.Destination);
-                return BitsProtocolHandler.Fail(BitsErrors.SessionOverwritten.Error("The session's staged data was discarded by another upload to the same name; start the upload again."), request);
+                return parsed.Fail(BitsErrors.SessionOverwritten.Error("The session's staged data was discarded by another upload to the same name; start the upload again."));
         }
 
         var elapsed = handler.Time.GetElapsedTime(started);
@@ -118,7 +118,7 @@ internal sealed class BitsCloseSessionPacket(BitsProtocolHandler handler)
                 return updated;
             }
 
-            var fresh = await Store.GetSessionAsync(session.Id, cancellationToken);
+            var fresh = await handler.Sessions.ReadAgainAsync(session, cancellationToken);
             if (fresh is null || fresh.State != BitsSessionState.Open || attempt >= MaxAttempts)
             {
                 return null;

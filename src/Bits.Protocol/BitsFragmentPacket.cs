@@ -17,29 +17,30 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
 
     private IBitsUploadStore Store => handler.Store;
 
-    public async Task<BitsResponse> HandleAsync(BitsRequest request, long contentLength, CancellationToken cancellationToken)
+    private BitsSessionResolver Sessions => handler.Sessions;
+
+    public async Task<BitsResponse> HandleAsync(BitsParsedRequest parsed, long contentLength, CancellationToken cancellationToken)
     {
         // A session remembered from an earlier Fragment needs no read (see BitsSessionCache); otherwise the session row
         // is read first. Either way the session is known before any body memory is leased, so a packet for an unknown
         // or foreign session never takes fragment memory from the others.
-        var cached = handler.FindCachedSession(request);
-        var headerFailure = handler.CheckFragmentHeaders(request, contentLength, out var range);
+        var request = parsed.Request;
+        var cached = Sessions.FindCached(parsed);
+        var headerFailure = CheckHeaders(parsed, contentLength, out var range);
 
         // The plain case: the cached record expects exactly this offset, the size is known and this is not the last
         // Fragment. Anything else is decided from a fresh read.
         var plain = cached is { } c && headerFailure is null && !range.IsEmptyUpload
-            && c.Session.TotalLength == range.Total && c.Session.ReceivedLength == range.First && range.Last + 1 < range.Total;
-        var (session, area, failure) = plain
-            ? (cached!.Value.Session, cached.Value.Area, null)
-            : await handler.FindOpenSessionAsync(request, cancellationToken);
-        if (failure is null && !plain && handler.IdleTooLong(session!) is { } idle)
+            && c.Session!.TotalLength == range.Total && c.Session.ReceivedLength == range.First && range.Last + 1 < range.Total;
+        var (session, area, failure) = plain ? cached!.Value : await Sessions.FindOpenAsync(parsed, cancellationToken);
+        if (failure is null && !plain && Sessions.IdleTooLong(session!) is { } idle)
         {
-            return await handler.DiscardIdleAsync(request, session!, idle, cancellationToken);
+            return await Sessions.DiscardIdleAsync(parsed, session!, idle, cancellationToken);
         }
 
         if (failure is not null || headerFailure is not null || range.IsEmptyUpload)
         {
-            return failure ?? headerFailure ?? await EmptyUploadAsync(request, session!, area!, range, cancellationToken);
+            return failure ?? headerFailure ?? await EmptyUploadAsync(parsed, session!, area!, range, cancellationToken);
         }
 
         // Memory is leased chunk by chunk as the body arrives (issue 12, point 5), never for the declared length up front.
@@ -51,11 +52,11 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             // Busy: every chunk goes back at once, unless a fresh read says the session is gone (the cache never
             // decides a refusal).
             buffer.Dispose();
-            var (_, _, gone) = plain ? await handler.FindOpenSessionAsync(request, cancellationToken) : default;
-            return gone ?? BitsProtocolHandler.Fail(BitsErrors.FragmentMemoryFull.Error("The server is receiving too many fragments at once; retry."), request);
+            var gone = plain ? (await Sessions.FindOpenAsync(parsed, cancellationToken)).Failure : null;
+            return gone ?? parsed.Fail(BitsErrors.FragmentMemoryFull.Error("The server is receiving too many fragments at once; retry."));
         }
 
-        var echo = BitsProtocolHandler.EchoSessionId(request);
+        var echo = parsed.Echo;
         var staged = false;
         if (plain)
         {
@@ -64,13 +65,13 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
                 (var updated, staged) = await TryStageCachedAsync(session!, range, buffer.Bytes, cancellationToken);
                 if (updated is not null)
                 {
-                    handler.SessionCache.Update(updated);
+                    Sessions.Remember(updated);
                     return BitsResponse.Ok().WithSession(echo).WithReceived(updated.ReceivedLength);
                 }
             }
 
-            handler.SessionCache.Forget(session!.Id);
-            (session, area, failure) = await handler.FindOpenSessionAsync(request, cancellationToken);
+            Sessions.Forget(session!.Id);
+            (session, area, failure) = await Sessions.FindOpenAsync(parsed, cancellationToken);
             if (failure is not null)
             {
                 return failure;
@@ -81,26 +82,26 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
         {
             if (range.Total > area!.MaxUploadBytes)
             {
-                return BitsProtocolHandler.Fail(BitsErrors.UploadTooLarge.Error($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."), request);
+                return parsed.Fail(BitsErrors.UploadTooLarge.Error($"Upload of {range.Total} bytes exceeds the limit of {area.MaxUploadBytes} bytes."));
             }
 
-            var updated = await Store.TrySetTotalLengthAsync(WithContentName(session, request), range.Total, cancellationToken);
+            var updated = await Store.TrySetTotalLengthAsync(WithContentName(session, parsed.Request), range.Total, cancellationToken);
             if (updated is not null)
             {
                 session = updated;
                 break;
             }
 
-            session = await Store.GetSessionAsync(session.Id, cancellationToken);
+            session = await Sessions.ReadAgainAsync(session, cancellationToken);
             if (session is null || session.State != BitsSessionState.Open || attempt >= MaxStageAttempts)
             {
-                return BitsProtocolHandler.Fail(BitsErrors.SessionNotFound.Error(BitsProtocolHandler.SessionNotFoundMessage), request);
+                return parsed.Fail(BitsErrors.SessionNotFound.Error(BitsSessionResolver.SessionNotFoundMessage));
             }
         }
 
         if (session.TotalLength != range.Total)
         {
-            return BitsProtocolHandler.Fail(BitsErrors.TotalMismatch.Error($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+            return parsed.Fail(BitsErrors.TotalMismatch.Error($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."));
         }
 
         if (bodyFailure is not null)
@@ -108,10 +109,10 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             // Rules 6a.1 and 6a.10: a body that never fully arrived stores nothing, and the failure is transient (the
             // connection dropped or the body was too slow), so the client is told to retry, not that its request is bad.
             BitsProtocolHandler.Log.BodyIncomplete(handler.Logger, session.Id, contentLength, bodyFailure);
-            return BitsProtocolHandler.Fail(BitsErrors.BodyIncomplete.Error("The fragment body ended before Content-Length bytes arrived; nothing was stored. Send the range again."), request);
+            return parsed.Fail(BitsErrors.BodyIncomplete.Error("The fragment body ended before Content-Length bytes arrived; nothing was stored. Send the range again."));
         }
 
-        var (ack, stored) = await StageAsync(request, session, range, buffer.Bytes, staged, echo, cancellationToken);
+        var (ack, stored) = await StageAsync(parsed, session, range, buffer.Bytes, staged, cancellationToken);
 
         // The bytes are stored: their memory goes back now, not after the back-end's answer (issue 12, point 5).
         buffer.Dispose();
@@ -122,12 +123,12 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
 
         if (ack.StatusCode == 200 && stored.ReceivedLength == range.Total && area!.NotificationType != BitsNotificationType.None)
         {
-            return await handler.NotifyBackEndAsync(request, stored, area, stored.ReceivedLength, echo, cancellationToken);
+            return await handler.ReplyNotification.NotifyAsync(parsed, stored, area, stored.ReceivedLength, cancellationToken);
         }
 
         if (ack.StatusCode == 200 && stored.ReceivedLength < range.Total)
         {
-            handler.SessionCache.Update(stored);
+            Sessions.Remember(stored);
         }
 
         return ack;
@@ -164,8 +165,9 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
     /// stored, so a retry after a failed condition writes only the record.
     /// </summary>
     private async Task<(BitsResponse Ack, BitsSession? Session)> StageAsync(
-        BitsRequest request, BitsSession session, ContentRange range, ReadOnlySequence<byte> body, bool staged, string? echo, CancellationToken cancellationToken)
+        BitsParsedRequest parsed, BitsSession session, ContentRange range, ReadOnlySequence<byte> body, bool staged, CancellationToken cancellationToken)
     {
+        var echo = parsed.Echo;
         for (var attempt = 0; attempt < MaxStageAttempts; attempt++)
         {
             var received = session.ReceivedLength;
@@ -196,10 +198,10 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
             }
 
             staged |= received == range.First;
-            var fresh = await Store.GetSessionAsync(session.Id, cancellationToken);
+            var fresh = await Sessions.ReadAgainAsync(session, cancellationToken);
             if (fresh is null || fresh.State != BitsSessionState.Open)
             {
-                return (BitsProtocolHandler.Fail(BitsErrors.SessionClosed.Error("The session is closed."), request), null);
+                return (parsed.Fail(BitsErrors.SessionClosed.Error("The session is closed.")), null);
             }
 
             session = fresh;
@@ -209,33 +211,61 @@ internal sealed class BitsFragmentPacket(BitsProtocolHandler handler)
     }
 
     /// <summary>The one Fragment of a zero-length upload (<c>bytes */0</c>): no body, nothing to store.</summary>
-    private async Task<BitsResponse> EmptyUploadAsync(BitsRequest request, BitsSession session, BitsArea area, ContentRange range, CancellationToken cancellationToken)
+    private async Task<BitsResponse> EmptyUploadAsync(BitsParsedRequest parsed, BitsSession session, BitsArea area, ContentRange range, CancellationToken cancellationToken)
     {
         for (var attempt = 0; session.TotalLength is null; attempt++)
         {
-            var updated = await Store.TrySetTotalLengthAsync(WithContentName(session, request), range.Total, cancellationToken);
+            var updated = await Store.TrySetTotalLengthAsync(WithContentName(session, parsed.Request), range.Total, cancellationToken);
             if (updated is not null)
             {
                 session = updated;
                 break;
             }
 
-            session = (await Store.GetSessionAsync(session.Id, cancellationToken))!;
+            session = (await Sessions.ReadAgainAsync(session, cancellationToken))!;
             if (session is null || session.State != BitsSessionState.Open || attempt >= MaxStageAttempts)
             {
-                return BitsProtocolHandler.Fail(BitsErrors.SessionNotFound.Error(BitsProtocolHandler.SessionNotFoundMessage), request);
+                return parsed.Fail(BitsErrors.SessionNotFound.Error(BitsSessionResolver.SessionNotFoundMessage));
             }
         }
 
         if (session.TotalLength != range.Total)
         {
-            return BitsProtocolHandler.Fail(BitsErrors.TotalMismatch.Error($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."), request);
+            return parsed.Fail(BitsErrors.TotalMismatch.Error($"Content-Range total {range.Total} differs from the session's total {session.TotalLength}."));
         }
 
-        var echo = BitsProtocolHandler.EchoSessionId(request);
         return area.NotificationType == BitsNotificationType.None
-            ? BitsResponse.Ok().WithSession(echo).WithReceived(0)
-            : await handler.NotifyBackEndAsync(request, session, area, 0, echo, cancellationToken);
+            ? BitsResponse.Ok().WithSession(parsed.Echo).WithReceived(0)
+            : await handler.ReplyNotification.NotifyAsync(parsed, session, area, 0, cancellationToken);
+    }
+
+    /// <summary>What a Fragment's headers alone can be refused for (in the order the checks always ran); null when fine.</summary>
+    private BitsResponse? CheckHeaders(BitsParsedRequest parsed, long contentLength, out ContentRange range)
+    {
+        var request = parsed.Request;
+        range = default;
+        if (!string.IsNullOrEmpty(request.ContentEncoding) && !request.ContentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            return parsed.Fail(BitsErrors.ContentEncoding.Error("Content-Encoding other than identity is not supported."));
+        }
+
+        if (!ContentRange.TryParse(request.ContentRange, out range, out var problem))
+        {
+            return parsed.Fail(BitsErrors.RangeInvalid.Error(problem!));
+        }
+
+        if (contentLength != range.Length)
+        {
+            return parsed.Fail(BitsErrors.LengthMismatch.Error($"Content-Length {contentLength} does not match Content-Range {range}."));
+        }
+
+        var maxFragmentBytes = handler.Options.MaxFragmentBytes;
+        if (contentLength > maxFragmentBytes)
+        {
+            return parsed.Fail(BitsErrors.FragmentTooLarge.Error($"Fragment of {contentLength} bytes exceeds the limit of {maxFragmentBytes} bytes."));
+        }
+
+        return null;
     }
 
     /// <summary>

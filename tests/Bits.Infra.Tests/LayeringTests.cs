@@ -122,7 +122,7 @@ public partial class LayeringTests
     }
 
     /// <summary>Files under a folder, without build output (bin/, obj/: the Functions SDK generates a project there).</summary>
-    private static IEnumerable<string> SourceFiles(string folder, string pattern) =>
+    internal static IEnumerable<string> SourceFiles(string folder, string pattern) =>
         Directory.EnumerateFiles(folder, pattern, SearchOption.AllDirectories)
             .Where(f => !Path.GetRelativePath(folder, f).Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj"));
 

@@ -59,7 +59,7 @@ public class UploadReplyUnitTests
     [Fact]
     public void ReplyUrl_IsAbsoluteAndKeepsTheUploadQuery()
     {
-        var url = BitsProtocolHandler.ReplyUrl(new Uri("https://app.example/uploads/r/x.bin?code=k"), "{6F9619FF-8B86-D011-B42D-00C04FC964FF}");
+        var url = BitsReplyNotification.ReplyUrl(new Uri("https://app.example/uploads/r/x.bin?code=k"), "{6F9619FF-8B86-D011-B42D-00C04FC964FF}");
 
         Assert.Equal("https://app.example/uploads/r/x.bin?code=k&bits-reply=6f9619ff8b86d011b42d00c04fc964ff", url);
     }
