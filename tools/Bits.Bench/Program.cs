@@ -130,13 +130,7 @@ await floorTable.CreateIfNotExistsAsync(ct);
 // Through the Functions host: the same app settings as environment variables, its own storage names, the function key
 // on every request. The in-process host above then only serves nothing; the storage meter sees only its own process.
 await using var functionsHost = functions
-    ? await FunctionsHostProcess.StartAsync(functionsHostDirectory!, Path.Combine(root, "src", "BitsFunctions", "bin", "Release", "net10.0"), azurite.ConnectionString, new Dictionary<string, string?>
-    {
-        ["BitsStorage:ConnectionString"] = storage.ConnectionString,
-        ["BitsStorage:UploadContainer"] = storage.UploadContainer,
-        ["BitsStorage:StagingContainer"] = storage.StagingContainer,
-        ["BitsStorage:SessionTable"] = storage.SessionTable,
-    }, ct)
+    ? await FunctionsHostProcess.StartAsync(functionsHostDirectory!, Path.Combine(root, "src", "BitsFunctions", "bin", "Release", "net10.0"), azurite.ConnectionString, storage.Settings(), ct)
     : null;
 Func<string, Uri> uploadUrl = functionsHost is null ? host.Url : path => new Uri(functionsHost.Root, "uploads/" + path);
 Console.WriteLine(functionsHost is null
