@@ -153,8 +153,7 @@ public sealed class TempFolder : IDisposable
 
     public byte[] WriteRandom(string name, int length, int seed)
     {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
+        var bytes = SeededStream.Bytes(length, seed);
         System.IO.File.WriteAllBytes(File(name), bytes);
         return bytes;
     }

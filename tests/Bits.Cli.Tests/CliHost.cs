@@ -1,7 +1,5 @@
-using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Bits.Host;
-using Bits.Load;
 using Bits.Testing;
 using Microsoft.Extensions.Logging;
 
@@ -14,38 +12,25 @@ public sealed class CliHost : IAsyncDisposable
 {
     private readonly InProcessHost _host;
 
-    private CliHost(InProcessHost host, string connectionString, string uploadContainer, string sessionTable)
+    private CliHost(InProcessHost host, StorageNames storage)
     {
         _host = host;
+        Storage = storage;
         UploadBase = new Uri(host.Root, "uploads/");
-        Uploads = new BlobServiceClient(connectionString).GetBlobContainerClient(uploadContainer);
-        Sessions = new TableServiceClient(connectionString).GetTableClient(sessionTable);
     }
 
     public Uri UploadBase { get; }
 
-    public BlobContainerClient Uploads { get; }
+    public StorageNames Storage { get; }
 
-    public TableClient Sessions { get; }
+    public BlobContainerClient Uploads => Storage.Uploads;
 
     public static async Task<CliHost> StartAsync(AzuriteFixture azurite, IDictionary<string, string?>? settings = null)
     {
-        var suffix = Guid.NewGuid().ToString("N")[..12];
-        var values = new Dictionary<string, string?>
-        {
-            ["BitsStorage:ConnectionString"] = azurite.ConnectionString,
-            ["BitsStorage:UploadContainer"] = "up-" + suffix,
-            ["BitsStorage:StagingContainer"] = "st-" + suffix,
-            ["BitsStorage:SessionTable"] = "sessions" + suffix,
-            ["Bits:Janitor:Enabled"] = "false",
-        };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            values[key] = value;
-        }
-
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var host = await InProcessHost.StartAsync(
-            values,
+            storage,
+            settings,
             builder =>
             {
                 if (Environment.GetEnvironmentVariable("CLI_TEST_LOG") is not null)
@@ -53,25 +38,15 @@ public sealed class CliHost : IAsyncDisposable
                     builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug);
                 }
             },
-            TestContext.Current.CancellationToken);
-        return new CliHost(host, azurite.ConnectionString, values["BitsStorage:UploadContainer"]!, values["BitsStorage:SessionTable"]!);
+            cancellationToken: TestContext.Current.CancellationToken);
+        return new CliHost(host, storage);
     }
 
     public Uri Url(string path) => new(UploadBase, path);
 
-    public async Task<byte[]> ReadPublishedAsync(string name) =>
-        (await Uploads.GetBlobClient(name).DownloadContentAsync(TestContext.Current.CancellationToken)).Value.Content.ToArray();
+    public Task<byte[]> ReadPublishedAsync(string name) => Storage.ReadPublishedAsync(name);
 
-    public async Task<int> SessionRowCountAsync()
-    {
-        var count = 0;
-        await foreach (var _ in Sessions.QueryAsync<TableEntity>(e => e.RowKey == "session", cancellationToken: TestContext.Current.CancellationToken))
-        {
-            count++;
-        }
-
-        return count;
-    }
+    public Task<int> SessionRowCountAsync() => Storage.SessionRowCountAsync();
 
     public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

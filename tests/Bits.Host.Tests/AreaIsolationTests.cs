@@ -36,9 +36,8 @@ public class AreaIsolationTests(AzuriteFixture azurite)
     [InlineData("renamed")]
     public async Task SessionOfAnAreaThatIsGoneOrRenamed_IsNotFound_AndNothingIsPublished(string change)
     {
-        var storage = StorageNames.Unique(azurite);
-        var file = new byte[5000];
-        new Random(1).NextBytes(file);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
+        var file = SeededStream.Bytes(5000, 1);
         var url = new Uri("scans/evil.exe", UriKind.Relative);
         string id;
         await using (var before = await TestHost.StartAsync(storage, ScansArea()))
@@ -67,7 +66,7 @@ public class AreaIsolationTests(AzuriteFixture azurite)
     [Fact]
     public async Task DisabledArea_RefusesFragmentAndClose_ButNotCancel()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var file = new byte[3000];
         var settings = new Dictionary<string, string?>
         {
@@ -106,7 +105,7 @@ public class AreaIsolationTests(AzuriteFixture azurite)
     [Fact]
     public async Task DefaultAreaDisabled_ByBitsEnabled_RefusesItsPaths_OtherAreasStayOpen()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var settings = ScansArea(notify: false);
         settings["Bits:Enabled"] = "false";
         await using var host = await TestHost.StartAsync(storage, settings);
@@ -144,7 +143,7 @@ public class AreaIsolationTests(AzuriteFixture azurite)
     [MemberData(nameof(SharingConfigurations))]
     public async Task Startup_RefusesAreasThatCanNameTheSameBlob_NamingBoth(string other, string[] pairs)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var settings = pairs.Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1].Replace("{uploads}", storage.UploadContainer, StringComparison.Ordinal));
         var area = settings.Keys.Select(k => Regex.Match(k, "^Bits:Areas:([^:]+):").Groups[1].Value).First(n => n.Length > 0 && n != other);
 
@@ -157,7 +156,7 @@ public class AreaIsolationTests(AzuriteFixture azurite)
     [Fact]
     public async Task ExactShadowing_IsLegal_AndKeepsTheAreasApart()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Bits:Areas:sec:PathPrefix"] = "sec",
@@ -190,7 +189,7 @@ public class AreaIsolationTests(AzuriteFixture azurite)
         }
 
         Assert.Contains("Bits:Areas:scans:PathPrefix", settings.Keys);
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage, settings);
         using var http = new HttpClient();
         using var ping = await http.SendAsync(HttpBits.Packet(host.Url("scans/x.bin"), "Ping"), Ct);

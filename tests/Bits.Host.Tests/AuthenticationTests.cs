@@ -82,7 +82,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero, InitialFragmentBytes = 20_000, MinFragmentBytes = 20_000, MaxFragmentBytes = 20_000 });
         client.Options.CustomHeaders["Authorization"] = Basic("ALICE", "alice-pw");
-        var file = RandomBytes(100_000, 1);
+        var file = SeededStream.Bytes(100_000, 1);
 
         var result = await client.UploadAsync(host.Url("secure/q4.bin"), new MemoryStream(file), ct: Ct);
 
@@ -130,7 +130,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         await using var host = await StartAsync();
         using var http = new HttpClient();
         var url = host.Url("secure/shared.bin");
-        var file = RandomBytes(30_000, 2);
+        var file = SeededStream.Bytes(30_000, 2);
         string id;
         using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
         {
@@ -178,7 +178,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         await using var host = await StartAsync(counter: counter);
         using var http = new HttpClient();
         var url = host.Url("secure/probe.bin");
-        var file = RandomBytes(1000, 5);
+        var file = SeededStream.Bytes(1000, 5);
         string alices;
         using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
         {
@@ -215,7 +215,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         await using var host = await StartAsync();
         using var http = new HttpClient();
         var url = host.Url("secure/mine.bin");
-        var file = RandomBytes(1000, 6);
+        var file = SeededStream.Bytes(1000, 6);
         string id;
         using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
         {
@@ -236,7 +236,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         await using var host = await StartAsync();
         using var http = new HttpClient();
         var url = host.Url("api/renamed.bin");
-        var file = RandomBytes(1000, 7);
+        var file = SeededStream.Bytes(1000, 7);
         Dictionary<string, object> Claims(string name) => new() { ["preferred_username"] = name, ["tid"] = "11111111-2222-3333-4444-555555555555", ["oid"] = "0a0a0a0a-0000-4000-8000-00000000000a" };
         string id;
         using (var create = await http.SendAsync(With(HttpBits.Create(url), "Bearer " + Token(claims: Claims("old@contoso.com"))), Ct))
@@ -261,7 +261,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         await using var host = await StartAsync();
         using var http = new HttpClient();
         var url = host.Url("secure/old.bin");
-        var file = RandomBytes(1000, 8);
+        var file = SeededStream.Bytes(1000, 8);
         string id;
         using (var create = await http.SendAsync(With(HttpBits.Create(url), Basic("alice", "alice-pw")), Ct))
         {
@@ -286,7 +286,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         await using var host = await StartAsync();
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
-        var file = RandomBytes(10_000, 3);
+        var file = SeededStream.Bytes(10_000, 3);
 
         await client.UploadAsync(host.Url("public/a.bin"), new MemoryStream(file), ct: Ct);
         await client.UploadAsync(host.Url("open/b.bin"), new MemoryStream(file), ct: Ct);
@@ -310,7 +310,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
         client.Options.CustomHeaders["Authorization"] = "Bearer " + Token();
-        var file = RandomBytes(40_000, 4);
+        var file = SeededStream.Bytes(40_000, 4);
 
         await client.UploadAsync(host.Url("api/t.bin"), new MemoryStream(file), ct: Ct);
         await client.UploadAsync(host.Url("secure/t2.bin"), new MemoryStream(file), ct: Ct);
@@ -481,13 +481,6 @@ public class AuthenticationTests(AzuriteFixture azurite)
     private static string Basic(string user, string password) =>
         "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password));
 
-    private static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
     private static RsaSecurityKey NewKey(string keyId) => new(RSA.Create(2048)) { KeyId = keyId };
 
     private static string Token(
@@ -516,7 +509,7 @@ public class AuthenticationTests(AzuriteFixture azurite)
 
     private async Task<AuthHost> StartAsync(bool allowBasicOverHttp = true, TestKeyProvider? keys = null, Dictionary<string, string?>? extra = null, RequestCounter? counter = null)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var settings = new Dictionary<string, string?>
         {
             ["Bits:Authentication:AllowBasicOverHttp"] = allowBasicOverHttp ? "true" : "false",

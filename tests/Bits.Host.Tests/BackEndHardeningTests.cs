@@ -140,7 +140,7 @@ public sealed class BackEndHardeningTests(AzuriteFixture azurite) : IAsyncLifeti
 
     private async Task<(TestHost Host, StorageNames Storage)> StartAsync(string type, string notificationUrl, IDictionary<string, string?>? extra = null, Action<WebApplicationBuilder>? configure = null)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var settings = new Dictionary<string, string?>
         {
             ["Bits:Areas:reply:PathPrefix"] = "reply",

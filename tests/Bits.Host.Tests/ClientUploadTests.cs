@@ -16,13 +16,6 @@ public class ClientUploadTests(AzuriteFixture azurite)
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static byte[] RandomFile(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
     /// <summary>Random fragment sizes between 5 KB and 13 MB, with injected retransmits, overlaps and gaps.</summary>
     private static Func<FragmentRequest, FragmentPlan> FaultyPlanner(int seed, double faultRate = 0.1, long maxFragment = MaxFragment)
     {
@@ -55,12 +48,12 @@ public class ClientUploadTests(AzuriteFixture azurite)
     [Fact]
     public async Task Upload_SmallSegmentsForceRollover_IsByteIdentical()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         // 1 MB segments and limits low enough that the 9.9 MB file rolls over into them (a store seam, not a setting).
         await using var host = await TestHost.StartAsync(storage, configure: builder => builder.Services.PostConfigure<Bits.Storage.Azure.AzureBitsStorageOptions>(
             o => o.BlockBudget = new Bits.Protocol.BitsBlockBudget(MaxCommittedBlocks: 20, MaxUncommittedBlocks: 24, SegmentBytes: 1_000_000)));
         using var http = new HttpClient();
-        var file = RandomFile(9_876_543, 3);
+        var file = SeededStream.Bytes(9_876_543, 3);
 
         await Client(http, FaultyPlanner(3, faultRate: 0.3)).UploadAsync(host.Url("rollover.bin"), new MemoryStream(file), ct: Ct);
 
@@ -73,7 +66,7 @@ public class ClientUploadTests(AzuriteFixture azurite)
     {
         // Limits lowered to 20 committed / 24 uncommitted blocks per blob (Azurite enforces neither: the policy refuses
         // a blob's 25th uncommitted block with Azure's 409 BlockCountExceedsLimit) and 128 KiB segments.
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var limit = new BlockLimitPolicy { MaxUncommittedBlocks = 24 };
         void Limited(Microsoft.AspNetCore.Builder.WebApplicationBuilder builder)
         {
@@ -86,7 +79,7 @@ public class ClientUploadTests(AzuriteFixture azurite)
         await using var a = await TestHost.StartAsync(storage, configure: Limited);
         await using var b = await TestHost.StartAsync(storage, configure: Limited);
         using var http = new HttpClient(new AlternatingHandler(a.Root, b.Root));
-        var file = RandomFile(200 * 5 * 1024, 14);
+        var file = SeededStream.Bytes(200 * 5 * 1024, 14);
 
         var result = await Client(http, FaultyPlanner(14, faultRate: 0.2, maxFragment: MinFragment)).UploadAsync(a.Url("small/fragments.bin"), new MemoryStream(file), ct: Ct);
 
@@ -100,11 +93,11 @@ public class ClientUploadTests(AzuriteFixture azurite)
     [Fact]
     public async Task Upload_PacketsAlternateBetweenTwoHosts_IsByteIdentical()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var a = await TestHost.StartAsync(storage);
         await using var b = await TestHost.StartAsync(storage);
         using var http = new HttpClient(new AlternatingHandler(a.Root, b.Root));
-        var file = RandomFile(12_345_678, 4);
+        var file = SeededStream.Bytes(12_345_678, 4);
 
         var result = await Client(http, FaultyPlanner(4, faultRate: 0.2, maxFragment: 1024 * 1024)).UploadAsync(a.Url("farm/alternating.bin"), new MemoryStream(file), ct: Ct);
 
@@ -117,12 +110,12 @@ public class ClientUploadTests(AzuriteFixture azurite)
     [Fact]
     public async Task Fragment_SameRangeSentToTwoHostsAtOnce_IsStoredExactlyOnce()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var a = await TestHost.StartAsync(storage);
         await using var b = await TestHost.StartAsync(storage);
         using var http = new HttpClient();
         var client = Client(http);
-        var file = RandomFile(3_000_000, 5);
+        var file = SeededStream.Bytes(3_000_000, 5);
         var urlA = a.Url("farm/race.bin");
         var urlB = b.Url("farm/race.bin");
         var id = (await client.CreateSessionAsync(urlA, ct: Ct)).SessionId!;
@@ -157,7 +150,7 @@ public class ClientUploadTests(AzuriteFixture azurite)
     [InlineData("00:01:00", true, 6)]
     public async Task Fragment_HotPath_CostsOneBlockAndOneTableWrite_AndAReadOnlyOnACacheMiss(string cacheLifetime, bool alternateHosts, int reads)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var counter = new RequestCounter();
         var settings = new Dictionary<string, string?> { ["Bits:SessionCacheLifetime"] = cacheLifetime };
         void Counted(Microsoft.AspNetCore.Builder.WebApplicationBuilder builder)
@@ -174,7 +167,7 @@ public class ClientUploadTests(AzuriteFixture azurite)
         await using var other = await TestHost.StartAsync(storage, settings, configure: Counted);
         using var http = new HttpClient();
         var client = Client(http);
-        var file = RandomFile(8 * 1024 * 1024, 7);
+        var file = SeededStream.Bytes(8 * 1024 * 1024, 7);
         var id = (await client.CreateSessionAsync(host.Url("hot.bin"), ct: Ct)).SessionId!;
         await client.SendFragmentAsync(host.Url("hot.bin"), id, file.AsMemory(0, 1024 * 1024), 0, file.Length, ct: Ct);
 
@@ -195,12 +188,12 @@ public class ClientUploadTests(AzuriteFixture azurite)
     [Fact]
     public async Task SessionCachedOnOneHost_CancelledOnTheOther_NextFragmentIsSessionNotFound_AndNothingIsLeft()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var first = await TestHost.StartAsync(storage);
         await using var second = await TestHost.StartAsync(storage);
         using var http = new HttpClient();
         var client = Client(http);
-        var file = RandomFile(64 * 1024, 8);
+        var file = SeededStream.Bytes(64 * 1024, 8);
         var id = (await client.CreateSessionAsync(first.Url("cancelled.bin"), ct: Ct)).SessionId!;
         for (var i = 0; i < 2; i++)
         {

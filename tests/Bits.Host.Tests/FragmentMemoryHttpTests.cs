@@ -45,7 +45,7 @@ public class FragmentMemoryHttpTests(AzuriteFixture azurite)
         await backEnd.StartAsync(Ct);
         var backEndRoot = backEnd.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
 
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Bits:Areas:slow:PathPrefix"] = "slow",
@@ -93,7 +93,7 @@ public class FragmentMemoryHttpTests(AzuriteFixture azurite)
         const int Stallers = 4; // 4 x 1 MiB declared = the whole budget below
         const int Sent = 100;
         var tap = new BodyTap(Sent);
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(
             storage,
             new Dictionary<string, string?> { ["Bits:FragmentMemoryBytes"] = (Stallers * Declared).ToString(System.Globalization.CultureInfo.InvariantCulture) },

@@ -15,7 +15,7 @@ public class JanitorHostedServiceTests(AzuriteFixture azurite)
     [Fact]
     public async Task HostedService_EveryInterval_RemovesSessionsIdlePastTheirAreasTimeout()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
 
         // Staging blobs carry Azurite's real Last-Modified, so the fake clock starts at the real time.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -65,7 +65,7 @@ public class JanitorHostedServiceTests(AzuriteFixture azurite)
     [Fact]
     public async Task HostedService_StorageFailure_IsLoggedAndTheNextRunStillHappens()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var host = await TestHost.StartAsync(
             storage,

@@ -19,12 +19,11 @@ public class LimitsTests(AzuriteFixture azurite)
     [Fact]
     public async Task Fragment_AboveMaxFragmentBytes_Gets413_EvenWhenHugeAndUnsent_AndStoresNothing()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage, new Dictionary<string, string?> { ["Bits:MaxFragmentBytes"] = "8192" });
         using var http = new HttpClient();
         var url = host.Url("limits/big.bin");
-        var file = new byte[16384];
-        new Random(5).NextBytes(file);
+        var file = SeededStream.Bytes(16384, 5);
         var id = await http.CreateSessionAsync(url);
 
         using (var tooBig = await http.SendAsync(HttpBits.Fragment(url, id, file, 0, 16384), Ct))
@@ -50,7 +49,7 @@ public class LimitsTests(AzuriteFixture azurite)
     [Fact]
     public async Task SessionLimit_OverHttpWithBasicAuth_Gets409UntilOneOfTheUsersSessionsEnds()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Bits:MaxSessionsPerUser"] = "2",
@@ -92,7 +91,7 @@ public class LimitsTests(AzuriteFixture azurite)
     [Fact]
     public async Task StalledFragmentBody_IsCutOffWithinSeconds_AndStoresNothing()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage);
         using var http = new HttpClient();
         var url = host.Url("slow/stall.bin");
@@ -133,7 +132,7 @@ public class LimitsTests(AzuriteFixture azurite)
     [Fact]
     public async Task KestrelLimits_AreSetExplicitly()
     {
-        await using var host = await TestHost.StartAsync(StorageNames.Unique(azurite));
+        await using var host = await TestHost.StartAsync(StorageNames.Unique(azurite.ConnectionString));
         var limits = host.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits;
 
         Assert.Equal(BitsHostApp.MinBodyBytesPerSecond, limits.MinRequestBodyDataRate!.BytesPerSecond);

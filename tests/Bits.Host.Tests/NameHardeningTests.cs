@@ -34,7 +34,7 @@ public sealed class NameHardeningTests(AzuriteFixture azurite)
     [InlineData("/UPLOADS/../%75ploads/y.bin")]
     public async Task RefusedTarget_Is400InvalidArg_AndStoresNothing(string target)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage);
 
         var (status, headers) = await RawHttp.SendAsync(host.Root, target, "BITS_POST", CreateHeaders);
@@ -50,7 +50,7 @@ public sealed class NameHardeningTests(AzuriteFixture azurite)
     [InlineData("%75ploads/abs.bin")]
     public async Task AbsoluteFormTarget_IsCheckedAsSent(string pathAfterAuthority)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage);
 
         var (status, headers) = await RawHttp.SendAsync(host.Root, $"http://{host.Root.Authority}/{pathAfterAuthority}", "BITS_POST", CreateHeaders);
@@ -63,7 +63,7 @@ public sealed class NameHardeningTests(AzuriteFixture azurite)
     [Fact]
     public async Task AbsoluteFormTarget_UnderThePrefix_StillWorks()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage);
 
         var (status, headers) = await RawHttp.SendAsync(host.Root, $"http://{host.Root.Authority}/uploads/sec/fine.bin", "BITS_POST", CreateHeaders);
@@ -77,7 +77,7 @@ public sealed class NameHardeningTests(AzuriteFixture azurite)
     [InlineData("%D9%85%DB%8C%E2%80%8C%D8%AE%D9%88%D8%A7%D9%87%D9%85.txt")] // Persian with U+200C ZERO WIDTH NON-JOINER
     public async Task JoinersStayLegal(string name)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage);
 
         var (status, _) = await RawHttp.SendAsync(host.Root, "/uploads/" + name, "BITS_POST", CreateHeaders);
@@ -90,7 +90,7 @@ public sealed class NameHardeningTests(AzuriteFixture azurite)
     [InlineData("report\u2067.bin")]
     public async Task ContentNameWithBidiControl_Is400InvalidArg(string contentName)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage, configure: builder =>
             builder.WebHost.ConfigureKestrel(kestrel => kestrel.RequestHeaderEncodingSelector = _ => Encoding.UTF8));
         using var http = new HttpClient(new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8 });
@@ -116,7 +116,7 @@ public sealed class NameHardeningTests(AzuriteFixture azurite)
     public async Task NonPrintingCharactersInNames_AreEscapedInLogs()
     {
         var lines = new ConcurrentQueue<string>();
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using (var host = await TestHost.StartAsync(storage, configure: builder => builder.Logging.AddProvider(new LogCapture(lines))))
         {
             // U+2028 LINE SEPARATOR and U+200B ZERO WIDTH SPACE are legal in names but must not reach a log line raw.

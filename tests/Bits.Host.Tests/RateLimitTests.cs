@@ -40,7 +40,7 @@ public class RateLimitTests(AzuriteFixture azurite)
             settings[key] = value;
         }
 
-        return TestHost.StartAsync(StorageNames.Unique(azurite), settings);
+        return TestHost.StartAsync(StorageNames.Unique(azurite.ConnectionString), settings);
     }
 
     private static async Task<HttpResponseMessage> PingAsync(HttpClient http, TestHost host, string authorization, string? forwardedFor = null)
@@ -152,7 +152,7 @@ public class RateLimitTests(AzuriteFixture azurite)
     [Fact]
     public async Task SessionWithoutAFragment_ExpiresAfterTheUnusedSessionTimeout()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
 
         // Staging blobs carry Azurite's real Last-Modified, so the fake clock starts at the real time.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

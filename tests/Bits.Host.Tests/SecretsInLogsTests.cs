@@ -23,7 +23,7 @@ public partial class SecretsInLogsTests(AzuriteFixture azurite)
         var hash = BitsPasswordHasher.Hash(Password, 1000);
         var lines = new ConcurrentQueue<string>();
         using var sdk = new AzureEventSourceListener((e, message) => lines.Enqueue("azure-sdk: " + message), EventLevel.Verbose);
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using (var host = await TestHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Bits:Authentication:AllowAnonymous"] = "false",

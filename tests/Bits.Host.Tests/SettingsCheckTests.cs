@@ -22,7 +22,7 @@ public class SettingsCheckTests(AzuriteFixture azurite)
     [InlineData("BitsStorage:UploadContainr", "other")]
     public async Task Startup_KeyNoOptionBinds_FailsNamingIt(string key, string value)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var settings = new Dictionary<string, string?>
         {
             ["Bits:Areas:secure:PathPrefix"] = "secure",
@@ -38,7 +38,7 @@ public class SettingsCheckTests(AzuriteFixture azurite)
     [Fact]
     public async Task Startup_AreaDictionaryAndListKeys_AreAccepted()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var settings = new Dictionary<string, string?>
         {
             ["Bits:Areas:Secure:pathprefix"] = "secure",
@@ -69,7 +69,7 @@ public class SettingsCheckTests(AzuriteFixture azurite)
     [InlineData("Bits:UploadsEnabled", "Bits:Enabled")] // the default area takes the same key names as any area
     public async Task Startup_RenamedKey_FailsNamingTheNewName(string key, string renamed)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
 
         var refused = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => TestHost.StartAsync(storage, new Dictionary<string, string?> { [key] = "false" }));
 
@@ -79,7 +79,7 @@ public class SettingsCheckTests(AzuriteFixture azurite)
     [Fact]
     public async Task Startup_MergedAuthenticationSection_BindsTheSwitchesAndTheCredentials()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var settings = new Dictionary<string, string?>
         {
             ["Bits:Authentication:AllowAnonymous"] = "false",

@@ -22,7 +22,7 @@ public class SmokeScriptTests(AzuriteFixture azurite)
     [Fact]
     public async Task SmokeScript_AgainstLocalHost_Passes()
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         await using var host = await TestHost.StartAsync(storage);
 
         var (exitCode, output) = await RunSmokeAsync(host.UploadBase.ToString());
@@ -35,7 +35,7 @@ public class SmokeScriptTests(AzuriteFixture azurite)
     [Fact]
     public async Task SmokeScript_AgainstAUrlThatIsNoUploadEndpoint_SaysWhatFailed()
     {
-        await using var host = await TestHost.StartAsync(StorageNames.Unique(azurite));
+        await using var host = await TestHost.StartAsync(StorageNames.Unique(azurite.ConnectionString));
 
         var (exitCode, output) = await RunSmokeAsync(new Uri(host.Root, "not-uploads/").ToString());
 

@@ -33,7 +33,7 @@ public class StoreFeatureStartupTests(AzuriteFixture azurite)
     public async Task Startup_RefusesAStoreWithoutAFeatureAnAreaUses_NamingTheAreaAndTheFeature()
     {
         var refused = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => TestHost.StartAsync(
-            StorageNames.Unique(azurite),
+            StorageNames.Unique(azurite.ConnectionString),
             AreasUsingEveryFeature(),
             builder => builder.Services.AddSingleton(BareBitsUploadStore.Create())));
 
@@ -48,7 +48,7 @@ public class StoreFeatureStartupTests(AzuriteFixture azurite)
     [Fact]
     public async Task Startup_TheAzureStoreServesEveryFeature()
     {
-        await using var host = await TestHost.StartAsync(StorageNames.Unique(azurite), AreasUsingEveryFeature());
+        await using var host = await TestHost.StartAsync(StorageNames.Unique(azurite.ConnectionString), AreasUsingEveryFeature());
 
         Assert.Empty(BitsStoreFeatures.Missing(
             host.Services.GetRequiredService<IOptions<BitsServerOptions>>().Value,

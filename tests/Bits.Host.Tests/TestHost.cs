@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
-using Azure.Data.Tables;
-using Azure.Storage.Blobs;
 using Bits.Testing;
 using Microsoft.AspNetCore.Builder;
 
@@ -10,47 +8,12 @@ using Microsoft.AspNetCore.Builder;
 
 namespace Bits.Host.Tests;
 
-/// <summary>Names of one test's storage resources, shared by every host of that test.</summary>
-public sealed record StorageNames(string ConnectionString, string UploadContainer, string StagingContainer, string SessionTable)
-{
-    public static StorageNames Unique(AzuriteFixture azurite)
-    {
-        var suffix = Guid.NewGuid().ToString("N")[..12];
-        return new StorageNames(azurite.ConnectionString, "up-" + suffix, "st-" + suffix, "sessions" + suffix);
-    }
-
-    public BlobContainerClient Uploads => new BlobServiceClient(ConnectionString).GetBlobContainerClient(UploadContainer);
-
-    public BlobContainerClient Staging => new BlobServiceClient(ConnectionString).GetBlobContainerClient(StagingContainer);
-
-    public TableClient Sessions => new TableServiceClient(ConnectionString).GetTableClient(SessionTable);
-
-    public async Task<byte[]> ReadPublishedAsync(string name) =>
-        (await Uploads.GetBlobClient(name).DownloadContentAsync(TestContext.Current.CancellationToken)).Value.Content.ToArray();
-
-    /// <summary>Blobs holding staged data: the staging container's (upload-reply sessions), plus destinations that
-    /// have only uncommitted blocks (the load tool's count, <see cref="Bits.Load.StorageNames.StagedBlobCountAsync"/>).</summary>
-    public Task<int> StagedBlobCountAsync() =>
-        new Bits.Load.StorageNames(ConnectionString, UploadContainer, StagingContainer, SessionTable).StagedBlobCountAsync(TestContext.Current.CancellationToken);
-
-    public async Task<int> SessionRowCountAsync()
-    {
-        var count = 0;
-        await foreach (var _ in Sessions.QueryAsync<TableEntity>(e => e.RowKey == "session", cancellationToken: TestContext.Current.CancellationToken))
-        {
-            count++;
-        }
-
-        return count;
-    }
-}
-
-/// <summary>The real Kestrel host (<see cref="BitsHostApp"/>) on a free loopback port (started by <see cref="Bits.Load.InProcessHost"/>).</summary>
+/// <summary>The real Kestrel host (<see cref="BitsHostApp"/>) on a free loopback port (started by <see cref="InProcessHost"/>), with its default janitor.</summary>
 public sealed class TestHost : IAsyncDisposable
 {
-    private readonly Bits.Load.InProcessHost _host;
+    private readonly InProcessHost _host;
 
-    private TestHost(Bits.Load.InProcessHost host)
+    private TestHost(InProcessHost host)
     {
         _host = host;
         UploadBase = new Uri(host.Root, "uploads/");
@@ -62,22 +25,8 @@ public sealed class TestHost : IAsyncDisposable
 
     public IServiceProvider Services => _host.Services;
 
-    public static async Task<TestHost> StartAsync(StorageNames storage, IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
-    {
-        var values = new Dictionary<string, string?>
-        {
-            ["BitsStorage:ConnectionString"] = storage.ConnectionString,
-            ["BitsStorage:UploadContainer"] = storage.UploadContainer,
-            ["BitsStorage:StagingContainer"] = storage.StagingContainer,
-            ["BitsStorage:SessionTable"] = storage.SessionTable,
-        };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            values[key] = value;
-        }
-
-        return new TestHost(await Bits.Load.InProcessHost.StartAsync(values, configure, TestContext.Current.CancellationToken));
-    }
+    public static async Task<TestHost> StartAsync(StorageNames storage, IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null) =>
+        new(await InProcessHost.StartAsync(storage.Settings(settings), configure, TestContext.Current.CancellationToken));
 
     public Uri Url(string path) => new(UploadBase, path);
 

@@ -105,7 +105,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
     private async Task<(TestHost Host, StorageNames Storage)> StartAsync(
         string type, string backEndPath, IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var values = new Dictionary<string, string?>
         {
             ["Bits:Areas:reply:PathPrefix"] = "reply",
@@ -120,13 +120,6 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
 
         var host = await TestHost.StartAsync(storage, values, configure);
         return (host, storage);
-    }
-
-    private static byte[] RandomFile(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
     }
 
     private static async Task<(string Id, BitsAck Final)> UploadAllAsync(BitsUploadClient client, Uri url, byte[] file)
@@ -152,7 +145,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
         await using var __ = host;
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
         var client = new BitsUploadClient(http);
-        var file = RandomFile(60_000, 4);
+        var file = SeededStream.Bytes(60_000, 4);
         var url = host.Url("reply/failing.bin");
 
         var (id, final) = await UploadAllAsync(client, url, file);
@@ -174,7 +167,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
         await using var __ = host;
         using var http = new HttpClient();
 
-        var (_, final) = await UploadAllAsync(new BitsUploadClient(http), host.Url("reply/static.bin"), RandomFile(1000, 5));
+        var (_, final) = await UploadAllAsync(new BitsUploadClient(http), host.Url("reply/static.bin"), SeededStream.Bytes(1000, 5));
 
         Assert.Equal(200, final.StatusCode);
         Assert.Equal("https://replies.example/static/42", final.ReplyUrl);
@@ -186,7 +179,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
         var (host, _) = await StartAsync("ByValue", "backend/value");
         await using var __ = host;
         using var http = new HttpClient();
-        var (_, final) = await UploadAllAsync(new BitsUploadClient(http), host.Url("reply/mine.bin"), RandomFile(1000, 6));
+        var (_, final) = await UploadAllAsync(new BitsUploadClient(http), host.Url("reply/mine.bin"), SeededStream.Bytes(1000, 6));
         var replyUrl = new Uri(final.ReplyUrl!);
 
         using var otherPath = await http.GetAsync(new Uri(host.Url("reply/other.bin") + replyUrl.Query), Ct);
@@ -319,7 +312,7 @@ public sealed class UploadReplyTests(AzuriteFixture azurite) : IAsyncLifetime
                 }
             });
         var http = new HttpClient();
-        return new CopyRig(host, storage, time, gate, http, new BitsUploadClient(http), host.Url("reply/copied.bin"), RandomFile(100_000, 7));
+        return new CopyRig(host, storage, time, gate, http, new BitsUploadClient(http), host.Url("reply/copied.bin"), SeededStream.Bytes(100_000, 7));
     }
 
     private sealed record CopyRig(TestHost Host, StorageNames Storage, FakeTimeProvider Time, CopyRangeGate Ranges, HttpClient Http, BitsUploadClient Client, Uri Url, byte[] File)

@@ -21,7 +21,7 @@ public partial class LayeringTests
         Table(RulesBlock).Select(row => new Rule(Single(row["Projects"]), Names(row["May reference only"]), Names(row["Must not use"]))).ToList());
 
     private static readonly Lazy<IReadOnlyList<(string Project, string Reference)>> Exceptions = new(() =>
-        Table(ExceptionsBlock).Select(row => (Single(row["Project"]), Single(row["References"]))).ToList());
+        Table(ExceptionsBlock, mayBeEmpty: true).Select(row => (Single(row["Project"]), Single(row["References"]))).ToList());
 
     private static readonly Lazy<IReadOnlyList<Project>> Projects = new(() =>
         new[] { "src", "tests", "tools" }
@@ -33,7 +33,8 @@ public partial class LayeringTests
     {
         Assert.Contains(Projects.Value, p => p.Id == "src/Bits.Protocol");
         Assert.Contains(Projects.Value, p => p.Id == "tests/Bits.Infra.Tests");
-        Assert.Contains(Projects.Value, p => p.Id == "tools/Bits.Load" && p.References.Contains("src/Bits.Host"));
+        Assert.Contains(Projects.Value, p => p.Id == "tools/Bits.Load" && p.References.Contains("tools/Bits.Testing.Hosting"));
+        Assert.Contains(Projects.Value, p => p.Id == "tools/Bits.Testing.Hosting" && p.References.Contains("src/Bits.Host"));
         Assert.Contains(Projects.Value, p => p.Id == "src/Bits.Storage.Azure" && p.Packages.Contains("Azure.Storage.Blobs"));
         Assert.Contains(Projects.Value, p => p.Id == "src/Bits.Host" && p.Packages.Contains(Project.AspNetCoreFramework));
     }
@@ -101,7 +102,6 @@ public partial class LayeringTests
     [Fact]
     public void KnownExceptions_StillExist()
     {
-        Assert.NotEmpty(Exceptions.Value);
         var gone = Exceptions.Value
             .Where(e => !Projects.Value.Any(p => p.Id == e.Project && p.References.Contains(e.Reference)))
             .Select(e => $"{e.Project} -> {e.Reference}").ToList();
@@ -137,12 +137,14 @@ public partial class LayeringTests
         return Doc.Value[start..end];
     }
 
-    /// <summary>The rows of the Markdown table in a block, each as column name → cell.</summary>
-    private static List<Dictionary<string, string>> Table(string block)
+    /// <summary>The rows of the Markdown table in a block, each as column name → cell (a table of known exceptions
+    /// may be just its header: none left).</summary>
+    private static List<Dictionary<string, string>> Table(string block, bool mayBeEmpty = false)
     {
         var rows = Block(block).Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith('|'))
             .Select(l => l.Trim('|').Split('|').Select(c => c.Trim()).ToArray()).ToList();
-        Assert.True(rows.Count > 2, $"The {block} block holds no table rows.");
+        Assert.True(rows.Count >= 2, $"The {block} block holds no table.");
+        Assert.True(mayBeEmpty || rows.Count > 2, $"The {block} block holds no table rows.");
         var header = rows[0];
         return rows.Skip(2).Select(cells => header.Zip(cells).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal)).ToList();
     }

@@ -11,7 +11,7 @@ public class CancelSessionTests
     {
         var harness = new HandlerHarness();
         var id = await harness.CreateSessionAsync(Path);
-        await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(100), 0, 50);
+        await harness.FragmentAsync(Path, id, SeededStream.Bytes(100), 0, 50);
 
         var ack = await harness.SendAsync(BitsRequests.Cancel(Path, id));
 
@@ -35,7 +35,7 @@ public class CancelSessionTests
     public async Task Cancel_AfterClose_Returns200AndKeepsPublishedFile()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(100);
+        var file = SeededStream.Bytes(100);
         var id = await harness.CreateSessionAsync(Path);
         await harness.FragmentAsync(Path, id, file, 0, 100);
         await harness.SendAsync(BitsRequests.Close(Path, id));

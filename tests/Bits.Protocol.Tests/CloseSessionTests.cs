@@ -9,7 +9,7 @@ public class CloseSessionTests
     private static async Task<(HandlerHarness Harness, string Id, byte[] File)> CompletedSessionAsync(BitsServerOptions? options = null)
     {
         var harness = new HandlerHarness(options);
-        var file = HandlerHarness.RandomFile(5000);
+        var file = SeededStream.Bytes(5000);
         var id = await harness.CreateSessionAsync(Path);
         await harness.FragmentAsync(Path, id, file, 0, 5000);
         return (harness, id, file);
@@ -44,7 +44,7 @@ public class CloseSessionTests
     public async Task Close_IncompleteUpload_DiscardsAndPublishesNothing()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(5000);
+        var file = SeededStream.Bytes(5000);
         var id = await harness.CreateSessionAsync(Path);
         await harness.FragmentAsync(Path, id, file, 0, 1000);
 

@@ -23,7 +23,7 @@ public class CopyToDestinationTests
     public async Task Copy_NoRequestWaitsLongerThanTheBudget_CloseAnswers503UntilDone_AndNoRangeIsCopiedTwice()
     {
         var rig = new Rig();
-        var file = HandlerHarness.RandomFile(5000);
+        var file = SeededStream.Bytes(5000);
         rig.Store.CopyRangeBytes = 1000;
         var id = await rig.CreateAsync();
         AckAssert.IsAck(await rig.SendAsync(BitsRequests.Fragment(Path, id, file, 0, 2500, url: UploadUrl)), 200);
@@ -50,7 +50,7 @@ public class CopyToDestinationTests
     public async Task Copy_DoneWithinTheBudget_ClosePublishesAtOnce()
     {
         var rig = new Rig();
-        var file = HandlerHarness.RandomFile(3000);
+        var file = SeededStream.Bytes(3000);
         rig.Store.CopyRangeBytes = 1000;
         rig.Gate.Allow(int.MaxValue);
         var id = await rig.CreateAsync();

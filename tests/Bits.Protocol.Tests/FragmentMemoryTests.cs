@@ -220,7 +220,7 @@ public class FragmentMemoryTests
     public async Task Fragment_WhileMemoryIsFull_WaitsThenGets503_AndTheHolderCompletes()
     {
         var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
-        var file = HandlerHarness.RandomFile(2 * MiB);
+        var file = SeededStream.Bytes(2 * MiB);
         var first = await harness.CreateSessionAsync(Path);
         var second = await harness.CreateSessionAsync("/dir/other.bin");
         var gate = new GatedStream(file.AsMemory(0, MiB).ToArray(), openBytes: MiB - 1); // holds the whole budget
@@ -245,7 +245,7 @@ public class FragmentMemoryTests
     public async Task Fragment_WaitingForMemory_AppendsOnceTheHolderIsDone()
     {
         var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
-        var file = HandlerHarness.RandomFile(2 * MiB);
+        var file = SeededStream.Bytes(2 * MiB);
         var id = await harness.CreateSessionAsync(Path);
         var other = await harness.CreateSessionAsync("/dir/other.bin");
         var gate = new GatedStream(file.AsMemory(0, MiB).ToArray(), openBytes: MiB - 1); // holds the whole budget
@@ -270,7 +270,7 @@ public class FragmentMemoryTests
         // The whole budget is held by a fragment whose last byte has not arrived. A packet for an unknown session must not
         // queue for memory (nor read its body): it is refused at once, so such packets cannot crowd out real uploads.
         var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
-        var file = HandlerHarness.RandomFile(MiB);
+        var file = SeededStream.Bytes(MiB);
         var id = await harness.CreateSessionAsync(Path);
         var holderBody = new GatedStream(file, openBytes: MiB - 1);
         var holding = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, id, file, 0, MiB), holderBody));
@@ -291,7 +291,7 @@ public class FragmentMemoryTests
     {
         // Issue 12, point 5: a fragment that declares the whole budget and stalls after a few bytes holds one chunk.
         var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
-        var file = HandlerHarness.RandomFile(MiB);
+        var file = SeededStream.Bytes(MiB);
         var id = await harness.CreateSessionAsync(Path);
         var stalled = new GatedStream(file, openBytes: 100);
         var stalling = harness.SendAsync(WithBody(BitsRequests.Fragment(Path, id, file, 0, MiB), stalled));
@@ -314,7 +314,7 @@ public class FragmentMemoryTests
     public async Task Fragment_WhoseBodyIsSlow_StillGetsTheWholeWaitForMemory_TimeReceivingDoesNotCount()
     {
         var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
-        var file = HandlerHarness.RandomFile(2 * MiB);
+        var file = SeededStream.Bytes(2 * MiB);
 
         // S, a slow client, has sent its first bytes; R takes over the limit (the runner) and stalls before its last chunk.
         var s = await harness.CreateSessionAsync("/dir/s.bin");
@@ -346,7 +346,7 @@ public class FragmentMemoryTests
     {
         var harness = new HandlerHarness(new BitsServerOptions { FragmentMemoryBytes = MiB });
         var memory = harness.Handler.FragmentMemory;
-        var file = HandlerHarness.RandomFile(2 * MiB);
+        var file = SeededStream.Bytes(2 * MiB);
 
         // B holds its first chunk (64 KiB) and waits for its client.
         var b = await harness.CreateSessionAsync("/dir/b.bin");

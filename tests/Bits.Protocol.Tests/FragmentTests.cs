@@ -10,7 +10,7 @@ public class FragmentTests
     public async Task Fragment_InOrder_Returns200WithNextOffset()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(4892);
+        var file = SeededStream.Bytes(4892);
         var id = await harness.CreateSessionAsync(Path);
 
         var first = await harness.FragmentAsync(Path, id, file, 0, 128);
@@ -27,7 +27,7 @@ public class FragmentTests
     public async Task Fragment_ExactRetransmit_Returns200WithCurrentOffsetAndStoresNothing()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(1000);
+        var file = SeededStream.Bytes(1000);
         var id = await harness.CreateSessionAsync(Path);
         await harness.FragmentAsync(Path, id, file, 0, 400);
         await harness.FragmentAsync(Path, id, file, 400, 300);
@@ -42,7 +42,7 @@ public class FragmentTests
     public async Task Fragment_PartialOverlap_StoresOnlyNewBytes()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(1000);
+        var file = SeededStream.Bytes(1000);
         var id = await harness.CreateSessionAsync(Path);
         await harness.FragmentAsync(Path, id, file, 0, 400);
 
@@ -58,7 +58,7 @@ public class FragmentTests
     public async Task Fragment_Gap_Returns416WithReceivedAndStoresNothing()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(1000);
+        var file = SeededStream.Bytes(1000);
         var id = await harness.CreateSessionAsync(Path);
         await harness.FragmentAsync(Path, id, file, 0, 100);
 
@@ -99,9 +99,9 @@ public class FragmentTests
     {
         var harness = new HandlerHarness();
         var id = await harness.CreateSessionAsync(Path);
-        await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(1000), 0, 100);
+        await harness.FragmentAsync(Path, id, SeededStream.Bytes(1000), 0, 100);
 
-        var ack = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(2000), 100, 100);
+        var ack = await harness.FragmentAsync(Path, id, SeededStream.Bytes(2000), 100, 100);
 
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
         AckAssert.Reason(ack, "fragment.total-mismatch");
@@ -112,7 +112,7 @@ public class FragmentTests
     {
         var harness = new HandlerHarness();
         var id = await harness.CreateSessionAsync(Path);
-        var request = BitsRequests.Fragment(Path, id, HandlerHarness.RandomFile(10), 0, 10);
+        var request = BitsRequests.Fragment(Path, id, SeededStream.Bytes(10), 0, 10);
         var ack = await harness.SendAsync(new BitsRequest
         {
             Method = request.Method, RawPath = request.RawPath, PacketType = request.PacketType, SessionId = id,
@@ -129,7 +129,7 @@ public class FragmentTests
         var harness = new HandlerHarness(new BitsServerOptions { MaxUploadBytes = 500 });
         var id = await harness.CreateSessionAsync(Path);
 
-        var ack = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(501), 0, 100);
+        var ack = await harness.FragmentAsync(Path, id, SeededStream.Bytes(501), 0, 100);
 
         AckAssert.IsError(ack, 500, BitsHResults.BG_E_TOO_LARGE);
     }
@@ -140,7 +140,7 @@ public class FragmentTests
         var harness = new HandlerHarness(new BitsServerOptions { MaxFragmentBytes = 1000 });
         var id = await harness.CreateSessionAsync(Path);
 
-        var ack = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(5000), 0, 1001);
+        var ack = await harness.FragmentAsync(Path, id, SeededStream.Bytes(5000), 0, 1001);
 
         Assert.Equal(413, ack.StatusCode);
         Assert.Equal("Ack", ack.GetHeader(BitsHeaders.PacketType));
@@ -152,14 +152,14 @@ public class FragmentTests
     [InlineData("{7DF0354D-249B-430F-820D-3D2A9BEF4931}")]
     public async Task Fragment_UnknownSession_Returns500SessionNotFound(string id)
     {
-        var ack = await new HandlerHarness().FragmentAsync(Path, id, HandlerHarness.RandomFile(10), 0, 10);
+        var ack = await new HandlerHarness().FragmentAsync(Path, id, SeededStream.Bytes(10), 0, 10);
         AckAssert.IsError(ack, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
     }
 
     [Fact]
     public async Task Fragment_MissingSessionId_Returns400()
     {
-        var ack = await new HandlerHarness().FragmentAsync(Path, "", HandlerHarness.RandomFile(10), 0, 10);
+        var ack = await new HandlerHarness().FragmentAsync(Path, "", SeededStream.Bytes(10), 0, 10);
         AckAssert.IsError(ack, 400, BitsHResults.E_INVALIDARG);
         AckAssert.Reason(ack, "session.id-missing");
     }
@@ -170,7 +170,7 @@ public class FragmentTests
         var harness = new HandlerHarness();
         var id = await harness.CreateSessionAsync(Path);
 
-        var ack = await harness.FragmentAsync("/other.bin", id, HandlerHarness.RandomFile(10), 0, 10);
+        var ack = await harness.FragmentAsync("/other.bin", id, SeededStream.Bytes(10), 0, 10);
 
         AckAssert.IsError(ack, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
     }
@@ -181,7 +181,7 @@ public class FragmentTests
         var harness = new HandlerHarness();
         var id = await harness.CreateSessionAsync(Path, user: "alice");
 
-        var ack = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(10), 0, 10, user: "mallory");
+        var ack = await harness.FragmentAsync(Path, id, SeededStream.Bytes(10), 0, 10, user: "mallory");
 
         AckAssert.IsError(ack, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
     }
@@ -192,7 +192,7 @@ public class FragmentTests
         var harness = new HandlerHarness();
         var id = await harness.CreateSessionAsync(Path);
 
-        var ack = await harness.FragmentAsync(Path, id.ToLowerInvariant(), HandlerHarness.RandomFile(10), 0, 10);
+        var ack = await harness.FragmentAsync(Path, id.ToLowerInvariant(), SeededStream.Bytes(10), 0, 10);
 
         AckAssert.IsAck(ack, 200);
         Assert.Equal(id.ToLowerInvariant(), ack.GetHeader(BitsHeaders.SessionId));
@@ -202,12 +202,12 @@ public class FragmentTests
     public async Task Fragment_AfterClose_Returns500SessionNotFoundAndLeavesFileAlone()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(100);
+        var file = SeededStream.Bytes(100);
         var id = await harness.CreateSessionAsync(Path);
         await harness.FragmentAsync(Path, id, file, 0, 100);
         await harness.SendAsync(BitsRequests.Close(Path, id));
 
-        var late = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(100, seed: 7), 0, 100);
+        var late = await harness.FragmentAsync(Path, id, SeededStream.Bytes(100, seed: 7), 0, 100);
 
         AckAssert.IsError(late, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
         Assert.Equal(file, harness.Store.Published["dir/file.bin"]);
@@ -223,7 +223,7 @@ public class FragmentTests
             Method = "BITS_POST", RawPath = Path, PacketType = "Fragment", SessionId = id,
             ContentRange = "bytes 0-99/1000", ContentLength = 100, Body = new MemoryStream(new byte[60]),
         });
-        var next = await harness.FragmentAsync(Path, id, HandlerHarness.RandomFile(1000), 0, 10);
+        var next = await harness.FragmentAsync(Path, id, SeededStream.Bytes(1000), 0, 10);
 
         AckAssert.IsError(ack, 503, BitsHResults.BG_E_HTTP_ERROR_503); // rule 6a.10: transient, the client resends
         AckAssert.Received(next, 10);
@@ -245,7 +245,7 @@ public class FragmentTests
             Method = "BITS_POST", RawPath = Path, PacketType = "Fragment", SessionId = id,
             ContentRange = $"bytes 0-{declared - 1}/{declared}", ContentLength = declared, Body = body,
         });
-        var file = HandlerHarness.RandomFile(declared);
+        var file = SeededStream.Bytes(declared);
         var probe = await harness.FragmentAsync(Path, id, file, 10, 10);
         // Fake time never reaches the 30 s wait for memory: a buffer that was not given back shows as a timeout here.
         var whole = await harness.FragmentAsync(Path, id, file, 0, declared).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
@@ -263,7 +263,7 @@ public class FragmentTests
     {
         var harness = new HandlerHarness(new BitsServerOptions { MaxFragmentBytes = 1_000_000 });
         var id = await harness.CreateSessionAsync(Path);
-        var file = HandlerHarness.RandomFile(300_000);
+        var file = SeededStream.Bytes(300_000);
 
         var ack = await harness.SendAsync(new BitsRequest
         {
@@ -302,7 +302,7 @@ public class FragmentTests
     {
         var harness = new HandlerHarness();
         var random = new Random(1234);
-        var file = HandlerHarness.RandomFile(300_000, seed: 99);
+        var file = SeededStream.Bytes(300_000, seed: 99);
         var id = await harness.CreateSessionAsync(Path);
         long next = 0;
         var steps = 0;
@@ -378,7 +378,7 @@ public class FragmentTests
         // Rule 6a.9: Vista SP1 and later send Content-Name only on Fragments; Create-Session here carries none.
         var harness = new HandlerHarness();
         var id = await harness.CreateSessionAsync(Path);
-        var file = HandlerHarness.RandomFile(20);
+        var file = SeededStream.Bytes(20);
 
         BitsRequest Named(long offset, string name) => new()
         {

@@ -34,13 +34,6 @@ internal sealed class HandlerHarness
 
     public Task<BitsResponse> FragmentAsync(string path, string id, byte[] file, long first, int length, string? user = null) =>
         SendAsync(BitsRequests.Fragment(path, id, file, first, length, user));
-
-    public static byte[] RandomFile(int length, int seed = 42)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
 }
 
 internal static class AckAssert

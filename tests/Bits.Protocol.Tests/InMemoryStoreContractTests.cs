@@ -31,3 +31,29 @@ public sealed class InMemoryStoreContractTests : BitsUploadStoreContract
         return Task.CompletedTask;
     }
 }
+
+public sealed class InMemoryReplyStoreContractTests : BitsReplyStoreContract
+{
+    private readonly InMemoryBitsUploadStore _store = new();
+
+    protected override IBitsUploadStore Store => _store;
+
+    protected override Task<byte[]?> ReadPublishedAsync(string destination) =>
+        Task.FromResult(_store.Published.TryGetValue(destination, out var bytes) ? bytes : null);
+
+    protected override Task<int> CountStagedAsync(BitsSession session) => Task.FromResult(_store.StagedItems(session));
+}
+
+public sealed class InMemoryExpiryStoreContractTests : BitsExpiryStoreContract
+{
+    private readonly InMemoryBitsUploadStore _store;
+
+    public InMemoryExpiryStoreContractTests() => _store = new InMemoryBitsUploadStore(Time, TombstoneLifetime);
+
+    protected override IBitsUploadStore Store => _store;
+
+    protected override Task<byte[]?> ReadPublishedAsync(string destination) =>
+        Task.FromResult(_store.Published.TryGetValue(destination, out var bytes) ? bytes : null);
+
+    protected override Task<int> CountStagedAsync(BitsSession session) => Task.FromResult(_store.StagedItems(session));
+}

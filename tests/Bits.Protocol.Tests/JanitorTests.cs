@@ -61,7 +61,7 @@ public class JanitorTests
     public async Task IdleSession_ExpiresAfterTheTimeout_ThenAnswersSessionNotFound()
     {
         var rig = new Rig(Options(sessionTimeout: TimeSpan.FromHours(2)));
-        var file = HandlerHarness.RandomFile(5000);
+        var file = SeededStream.Bytes(5000);
         var id = await rig.CreateAsync();
         AckAssert.IsAck(await rig.FragmentAsync(id, file, 0, 1000), 200);
 
@@ -82,7 +82,7 @@ public class JanitorTests
     public async Task ActiveSession_SurvivesWhileFragmentsArrive()
     {
         var rig = new Rig(Options(sessionTimeout: TimeSpan.FromHours(2)));
-        var file = HandlerHarness.RandomFile(5000);
+        var file = SeededStream.Bytes(5000);
         var id = await rig.CreateAsync();
         AckAssert.IsAck(await rig.FragmentAsync(id, file, 0, 1000), 200);
 
@@ -103,7 +103,7 @@ public class JanitorTests
     public async Task Tombstone_ExpiresAfterTombstoneLifetime_ThenRepeatedCloseAnswersSessionNotFound()
     {
         var rig = new Rig(Options(sessionTimeout: TimeSpan.FromHours(1), tombstoneLifetime: TimeSpan.FromHours(3)));
-        var file = HandlerHarness.RandomFile(2000);
+        var file = SeededStream.Bytes(2000);
         var id = await rig.CreateAsync();
         AckAssert.IsAck(await rig.FragmentAsync(id, file, 0, 2000), 200);
         AckAssert.IsAck(await rig.SendAsync(BitsRequests.Close(Path, id)), 200);
@@ -130,7 +130,7 @@ public class JanitorTests
         options.Areas["quick"] = new BitsUploadAreaOptions { PathPrefix = "quick", SessionTimeout = TimeSpan.FromMinutes(30) };
         options.Areas["slow"] = new BitsUploadAreaOptions { PathPrefix = "slow", SessionTimeout = TimeSpan.FromHours(3) };
         var rig = new Rig(options);
-        var file = HandlerHarness.RandomFile(1000);
+        var file = SeededStream.Bytes(1000);
         var quick = await rig.CreateAsync("/quick/a.bin");
         var slow = await rig.CreateAsync("/slow/a.bin");
         var plain = await rig.CreateAsync("/other/a.bin");
@@ -197,7 +197,7 @@ public class JanitorTests
     public async Task CountOpenSessions_CountsOpenSessionsOfThatUserOnly()
     {
         var rig = new Rig(Options());
-        var file = HandlerHarness.RandomFile(100);
+        var file = SeededStream.Bytes(100);
         var first = await rig.CreateAsync("/up/a.bin", user: "alice");
         await rig.CreateAsync("/up/b.bin", user: "alice");
         await rig.CreateAsync("/up/c.bin", user: "bob");

@@ -19,7 +19,7 @@ public class PublishWithoutCopyTests
     public async Task TwoSessionsToOneName_TheOneDiscardedByTheOthersCommit_Gets500SessionNotFound_NeverAMix(bool allowOverwrites, bool laterClosesFirst)
     {
         var harness = new HandlerHarness(new BitsServerOptions { AllowOverwrites = allowOverwrites });
-        var files = new[] { HandlerHarness.RandomFile(6000, 1), HandlerHarness.RandomFile(6000, 2) };
+        var files = new[] { SeededStream.Bytes(6000, 1), SeededStream.Bytes(6000, 2) };
         var ids = new[] { await harness.CreateSessionAsync(Path), await harness.CreateSessionAsync(Path) };
         for (var i = 0; i < 2; i++)
         {
@@ -43,7 +43,7 @@ public class PublishWithoutCopyTests
     public async Task CompleteSession_WhoseBlocksAnotherCommitDiscarded_CloseIs500SessionNotFound_Not400(bool allowOverwrites)
     {
         var harness = new HandlerHarness(new BitsServerOptions { AllowOverwrites = allowOverwrites });
-        var files = new[] { HandlerHarness.RandomFile(4000, 3), HandlerHarness.RandomFile(4000, 4) };
+        var files = new[] { SeededStream.Bytes(4000, 3), SeededStream.Bytes(4000, 4) };
         var ids = new[] { await harness.CreateSessionAsync(Path), await harness.CreateSessionAsync(Path) };
         for (var i = 0; i < 2; i++)
         {
@@ -61,7 +61,7 @@ public class PublishWithoutCopyTests
     public async Task SessionIdleForMoreThanSixDays_Fragment_Is500SessionNotFound_AndItsDataIsGone()
     {
         var harness = new HandlerHarness(new BitsServerOptions { SessionCacheLifetime = TimeSpan.Zero });
-        var file = HandlerHarness.RandomFile(4000, 5);
+        var file = SeededStream.Bytes(4000, 5);
         var id = await harness.CreateSessionAsync(Path);
         AckAssert.IsAck(await harness.FragmentAsync(Path, id, file, 0, 2000), 200);
 
@@ -77,7 +77,7 @@ public class PublishWithoutCopyTests
     public async Task SessionIdleForMoreThanSixDays_Close_Is500SessionNotFound_AndPublishesNothing()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(4000, 6);
+        var file = SeededStream.Bytes(4000, 6);
         var id = await harness.CreateSessionAsync(Path);
         AckAssert.IsAck(await harness.FragmentAsync(Path, id, file, 0, 4000), 200);
 
@@ -91,7 +91,7 @@ public class PublishWithoutCopyTests
     public async Task SessionActiveWithinSixDays_KeepsGoing()
     {
         var harness = new HandlerHarness(new BitsServerOptions { SessionCacheLifetime = TimeSpan.Zero });
-        var file = HandlerHarness.RandomFile(4000, 7);
+        var file = SeededStream.Bytes(4000, 7);
         var id = await harness.CreateSessionAsync(Path);
         AckAssert.IsAck(await harness.FragmentAsync(Path, id, file, 0, 2000), 200);
         harness.Time.Advance(TimeSpan.FromDays(5));
@@ -120,7 +120,7 @@ public class PublishWithoutCopyTests
     public async Task RetransmitOfAStoredFragment_IsAnsweredWithoutStagingAgain()
     {
         var harness = new HandlerHarness();
-        var file = HandlerHarness.RandomFile(6000, 8);
+        var file = SeededStream.Bytes(6000, 8);
         var id = await harness.CreateSessionAsync(Path);
         AckAssert.IsAck(await harness.FragmentAsync(Path, id, file, 0, 3000), 200);
         var staged = harness.Store.BlocksStaged;

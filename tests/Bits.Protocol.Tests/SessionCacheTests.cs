@@ -19,7 +19,7 @@ public class SessionCacheTests
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 25, 0, 0, 0, TimeSpan.Zero));
     private readonly CountingStore _store;
-    private readonly byte[] _file = HandlerHarness.RandomFile(10 * Piece, 5);
+    private readonly byte[] _file = SeededStream.Bytes(10 * Piece, 5);
 
     public SessionCacheTests()
     {

@@ -26,7 +26,7 @@ public class UploadAreaTests
     public async Task Area_PathPrefix_MapsToItsContainerAndBlobPrefix()
     {
         var harness = new HandlerHarness(Options());
-        var file = HandlerHarness.RandomFile(500);
+        var file = SeededStream.Bytes(500);
 
         AckAssert.IsAck(await UploadAsync(harness, "/reports/2026/q4.bin", file), 200);
 
@@ -37,7 +37,7 @@ public class UploadAreaTests
     public async Task Area_LongestPrefixWins()
     {
         var harness = new HandlerHarness(Options());
-        var file = HandlerHarness.RandomFile(2000);
+        var file = SeededStream.Bytes(2000);
 
         AckAssert.IsAck(await UploadAsync(harness, "/reports/finance/ledger.bin", file), 200);
 
@@ -48,7 +48,7 @@ public class UploadAreaTests
     public async Task Area_PrefixMustMatchWholeSegments()
     {
         var harness = new HandlerHarness(Options());
-        var file = HandlerHarness.RandomFile(10);
+        var file = SeededStream.Bytes(10);
 
         AckAssert.IsAck(await UploadAsync(harness, "/reportsX/a.bin", file), 200);
 
@@ -80,7 +80,7 @@ public class UploadAreaTests
         var harness = new HandlerHarness(Options());
         var id = await harness.CreateSessionAsync("/reports/big.bin");
 
-        var ack = await harness.FragmentAsync("/reports/big.bin", id, HandlerHarness.RandomFile(1001), 0, 10);
+        var ack = await harness.FragmentAsync("/reports/big.bin", id, SeededStream.Bytes(1001), 0, 10);
 
         AckAssert.IsError(ack, 500, BitsHResults.BG_E_TOO_LARGE);
     }
@@ -102,7 +102,7 @@ public class UploadAreaTests
         var harness = new HandlerHarness(Options());
         var id = await harness.CreateSessionAsync("/reports/finance/x.bin");
 
-        var ack = await harness.FragmentAsync("/reports/x.bin", id, HandlerHarness.RandomFile(10), 0, 10);
+        var ack = await harness.FragmentAsync("/reports/x.bin", id, SeededStream.Bytes(10), 0, 10);
 
         AckAssert.IsError(ack, 500, BitsHResults.BG_E_SESSION_NOT_FOUND);
     }

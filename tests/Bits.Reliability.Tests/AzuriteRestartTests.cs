@@ -62,7 +62,7 @@ public class AzuriteRestartTests
                 }
             }));
             var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.FromMilliseconds(250), MaxTransientRetries = 10 });
-            var file = ProxiedStorage.RandomFile(6_000_000, 20);
+            var file = SeededStream.Bytes(6_000_000, 20);
 
             BitsUploadResult result;
             try

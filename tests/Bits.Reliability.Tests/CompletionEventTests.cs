@@ -37,7 +37,7 @@ public class CompletionEventTests(AzuriteFixture azurite)
         var rule = step == "between the commit and the tombstone"
             ? storage.Blob.Add(new FaultRule { Match = StorageFaultTests.IsCommit, Kind = FaultKind.DropResponse, AfterResponse = (_, _) => crash.KillAAsync() })
             : storage.Queue.Add(new FaultRule { Match = IsSendMessage, Kind = FaultKind.Respond, BeforeForward = _ => crash.KillAAsync() });
-        var file = ProxiedStorage.RandomFile(100_000, 41);
+        var file = SeededStream.Bytes(100_000, 41);
 
         var id = await crash.UploadUntilADiesAsync(file);
 
@@ -77,7 +77,7 @@ public class CompletionEventTests(AzuriteFixture azurite)
         await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast, EventSettings(storage), time, janitorByHand: true);
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
-        var file = ProxiedStorage.RandomFile(100_000, 42);
+        var file = SeededStream.Bytes(100_000, 42);
 
         var result = await client.UploadAsync(host.Url(Name), new MemoryStream(file), ct: Ct);
 
@@ -126,7 +126,7 @@ public class CompletionEventTests(AzuriteFixture azurite)
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
         await using var crash = await CrashSetup.StartAsync(storage);
         var rule = storage.Blob.Add(new FaultRule { Match = StorageFaultTests.IsCommit, Kind = FaultKind.Respond, BeforeForward = _ => crash.KillAAsync() });
-        var file = ProxiedStorage.RandomFile(100_000, 43);
+        var file = SeededStream.Bytes(100_000, 43);
 
         var id = await crash.UploadUntilADiesAsync(file);
 

@@ -44,7 +44,7 @@ public class ErrorMappingTests(AzuriteFixture azurite)
         await using var host = await InProcessHost.StartAsync(storage, retry, new Dictionary<string, string?> { ["Bits:SessionCacheLifetime"] = "00:00:00" });
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
-        var file = ProxiedStorage.RandomFile(300_000, 10);
+        var file = SeededStream.Bytes(300_000, 10);
         var url = host.Url($"mapping-{fault}.bin");
         var id = (await client.CreateSessionAsync(url, ct: Ct)).SessionId!;
         Assert.Equal(200, (await client.SendFragmentAsync(url, id, file.AsMemory(0, 100_000), 0, file.Length, ct: Ct)).StatusCode);
@@ -85,7 +85,7 @@ public class ErrorMappingTests(AzuriteFixture azurite)
         await using var host = await InProcessHost.StartAsync(storage, SdkRetry.None);
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.FromMilliseconds(100) });
-        var file = ProxiedStorage.RandomFile(3_500_000, 11);
+        var file = SeededStream.Bytes(3_500_000, 11);
         var busy = storage.Table.Add(new FaultRule { Match = IsPointRead, Kind = FaultKind.Respond, Skip = 1, Times = BusyReads });
 
         var result = await client.UploadAsync(host.Url("busy-while.bin"), new MemoryStream(file), ct: Ct);
@@ -106,7 +106,7 @@ public class ErrorMappingTests(AzuriteFixture azurite)
         await using var host = await InProcessHost.StartAsync(storage, SdkRetry.None);
         using var http = new HttpClient();
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
-        var file = ProxiedStorage.RandomFile(200_000, 12);
+        var file = SeededStream.Bytes(200_000, 12);
         var url = host.Url("append-500.bin");
         var id = (await client.CreateSessionAsync(url, ct: Ct)).SessionId!;
         var failing = storage.Blob.Add(new FaultRule { Match = StorageFaultTests.IsPutBlock, Kind = FaultKind.Respond, Status = 500, ErrorCode = "InternalError" });

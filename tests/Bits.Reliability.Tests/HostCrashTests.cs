@@ -85,7 +85,7 @@ public class HostCrashTests(AzuriteFixture azurite)
             _ => throw new ArgumentOutOfRangeException(nameof(step), step, null),
         };
         var client = new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero });
-        var file = ProxiedStorage.RandomFile(5_000_000, 30);
+        var file = SeededStream.Bytes(5_000_000, 30);
 
         var result = await client.UploadAsync(hostA.Url(Name), new MemoryStream(file), ct: Ct);
 

@@ -72,12 +72,12 @@ public sealed class LogCollector : ILoggerProvider
     }
 }
 
-/// <summary>The Kestrel host (<see cref="BitsHostApp"/>) in this process, on a free loopback port (started by <see cref="Bits.Load.InProcessHost"/>).</summary>
+/// <summary>The Kestrel host (<see cref="BitsHostApp"/>) in this process, on a free loopback port (started by <see cref="Bits.Testing.InProcessHost"/>).</summary>
 public sealed class InProcessHost : IAsyncDisposable
 {
-    private readonly Bits.Load.InProcessHost _host;
+    private readonly Bits.Testing.InProcessHost _host;
 
-    private InProcessHost(Bits.Load.InProcessHost host, LogCollector logs)
+    private InProcessHost(Bits.Testing.InProcessHost host, LogCollector logs)
     {
         _host = host;
         Logs = logs;
@@ -97,14 +97,9 @@ public sealed class InProcessHost : IAsyncDisposable
         bool proxied = true,
         bool janitorByHand = false)
     {
-        var values = storage.HostSettings(proxied);
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            values[key] = value;
-        }
-
+        var values = storage.HostSettings(proxied, settings);
         var logs = new LogCollector();
-        var host = await Bits.Load.InProcessHost.StartAsync(
+        var host = await Bits.Testing.InProcessHost.StartAsync(
             values,
             builder =>
             {

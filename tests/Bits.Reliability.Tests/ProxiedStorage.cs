@@ -16,11 +16,8 @@ public sealed class ProxiedStorage : IAsyncDisposable
     private ProxiedStorage(AzuriteProcess azurite)
     {
         Azurite = azurite;
-        var suffix = Guid.NewGuid().ToString("N")[..12];
-        UploadContainer = "up-" + suffix;
-        StagingContainer = "st-" + suffix;
-        SessionTable = "sessions" + suffix;
-        CompletionQueue = "events-" + suffix;
+        Names = StorageNames.Unique(azurite.ConnectionString);
+        CompletionQueue = "events-" + Guid.NewGuid().ToString("N")[..12];
         Blob = FaultProxy.Start(azurite.BlobPort);
         Table = FaultProxy.Start(azurite.TablePort);
         Queue = FaultProxy.Start(azurite.QueuePort);
@@ -37,11 +34,14 @@ public sealed class ProxiedStorage : IAsyncDisposable
     /// <summary>A queue name for tests that configure completion events (<c>Bits:CompletionQueue</c>).</summary>
     public string CompletionQueue { get; }
 
-    public string UploadContainer { get; }
+    /// <summary>The unique container and table names, with the direct connection string.</summary>
+    public StorageNames Names { get; }
 
-    public string StagingContainer { get; }
+    public string UploadContainer => Names.UploadContainer;
 
-    public string SessionTable { get; }
+    public string StagingContainer => Names.StagingContainer;
+
+    public string SessionTable => Names.SessionTable;
 
     /// <summary>Blob, table and queue endpoints through the proxies.</summary>
     public string ProxiedConnectionString =>
@@ -50,25 +50,19 @@ public sealed class ProxiedStorage : IAsyncDisposable
 
     public string DirectConnectionString => Azurite.ConnectionString;
 
-    public BlobContainerClient Uploads => new BlobServiceClient(DirectConnectionString).GetBlobContainerClient(UploadContainer);
+    public BlobContainerClient Uploads => Names.Uploads;
 
-    public BlobContainerClient Staging => new BlobServiceClient(DirectConnectionString).GetBlobContainerClient(StagingContainer);
+    public BlobContainerClient Staging => Names.Staging;
 
-    public TableClient Sessions => new TableServiceClient(DirectConnectionString).GetTableClient(SessionTable);
+    public TableClient Sessions => Names.Sessions;
 
-    /// <summary>The settings a host needs for this storage (connection string through the proxies, unique names).</summary>
-    public Dictionary<string, string?> HostSettings(bool proxied = true) => new()
-    {
-        ["BitsStorage:ConnectionString"] = proxied ? ProxiedConnectionString : DirectConnectionString,
-        ["BitsStorage:UploadContainer"] = UploadContainer,
-        ["BitsStorage:StagingContainer"] = StagingContainer,
-        ["BitsStorage:SessionTable"] = SessionTable,
-    };
+    /// <summary>The settings a host needs for this storage (connection string through the proxies, unique names), then <paramref name="overrides"/>.</summary>
+    public Dictionary<string, string?> HostSettings(bool proxied = true, IEnumerable<KeyValuePair<string, string?>>? overrides = null) =>
+        (proxied ? Names with { ConnectionString = ProxiedConnectionString } : Names).Settings(overrides);
 
     public static ProxiedStorage Create(AzuriteProcess azurite) => new(azurite);
 
-    public async Task<byte[]> ReadPublishedAsync(string name) =>
-        (await Uploads.GetBlobClient(name).DownloadContentAsync(TestContext.Current.CancellationToken)).Value.Content.ToArray();
+    public Task<byte[]> ReadPublishedAsync(string name) => Names.ReadPublishedAsync(name);
 
     public async Task<BlobProperties> PublishedPropertiesAsync(string name) =>
         (await Uploads.GetBlobClient(name).GetPropertiesAsync(cancellationToken: TestContext.Current.CancellationToken)).Value;
@@ -112,13 +106,6 @@ public sealed class ProxiedStorage : IAsyncDisposable
 
     /// <summary>The session id as blob names and the <c>bitssessionid</c> metadata spell it: 32 hex digits.</summary>
     public static string SessionKey(string sessionId) => Guid.Parse(sessionId).ToString("N");
-
-    public static byte[] RandomFile(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
 
     public static string Bytes(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -40,7 +40,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         await using var storage = ProxiedStorage.Create(azurite.Azurite);
         await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast, Settings());
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(7_654_321, 1);
+        var file = SeededStream.Bytes(7_654_321, 1);
 
         var result = await Client(http).UploadAsync(host.Url("plain.bin"), new MemoryStream(file), ct: Ct);
 
@@ -64,7 +64,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var lost = storage.Blob.Add(new FaultRule { Match = IsPutBlock, Kind = FaultKind.DropResponse, Applies = n => n % 4 == 2 });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings());
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(7_654_321, 2);
+        var file = SeededStream.Bytes(7_654_321, 2);
 
         var result = await Client(http).UploadAsync(host.Url("lost-append.bin"), new MemoryStream(file), ct: Ct);
 
@@ -85,7 +85,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var reset = storage.Blob.Add(new FaultRule { Match = IsPutBlock, Kind = FaultKind.ResetMidRequest, ResetAfterBodyBytes = 100_000, Applies = n => n % 3 == 1 });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings());
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(7_654_321, 3);
+        var file = SeededStream.Bytes(7_654_321, 3);
 
         var result = await Client(http).UploadAsync(host.Url("reset-append.bin"), new MemoryStream(file), ct: Ct);
 
@@ -107,7 +107,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var stages = storage.Blob.Add(new FaultRule { Match = IsCommit, Kind = FaultKind.Respond });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings(sessionCache: false));
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(7_654_321, 4);
+        var file = SeededStream.Bytes(7_654_321, 4);
 
         using var clientLogs = new LogCollector();
         var result = await new BitsUploadClient(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero, Logger = clientLogs.CreateLogger("Bits.Client") }).UploadAsync(host.Url("busy.bin"), new MemoryStream(file), ct: Ct);
@@ -142,7 +142,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings());
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(7_654_321, 5);
+        var file = SeededStream.Bytes(7_654_321, 5);
 
         var result = await Client(http).UploadAsync(host.Url("lost-commit.bin"), new MemoryStream(file), ct: Ct);
 
@@ -178,7 +178,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         settings["Bits:UnusedSessionTimeout"] = "14.00:00:00"; // the sweep below counts entries as with 14-day timeouts throughout
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), settings, time, janitorByHand: true);
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(1_234_567, 6);
+        var file = SeededStream.Bytes(1_234_567, 6);
 
         var result = await Client(http).UploadAsync(host.Url("lost-create.bin"), new MemoryStream(file), ct: Ct);
 
@@ -218,7 +218,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var lost = storage.Table.Add(new FaultRule { Match = r => r.Method is "PATCH" or "MERGE", Kind = FaultKind.DropResponse });
         await using var host = await InProcessHost.StartAsync(storage, Retry(sdkRetries), Settings());
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(2_345_678, 9);
+        var file = SeededStream.Bytes(2_345_678, 9);
 
         var result = await Client(http).UploadAsync(host.Url("lost-size.bin"), new MemoryStream(file), ct: Ct);
 
@@ -273,7 +273,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
                 await lateStatus.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
             }
         }));
-        var file = ProxiedStorage.RandomFile(7_654_321, 10);
+        var file = SeededStream.Bytes(7_654_321, 10);
 
         var result = await Client(http).UploadAsync(host.Url("late-append.bin"), new MemoryStream(file), ct: Ct);
 
@@ -292,7 +292,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var lost = storage.Table.Add(new FaultRule { Match = r => r.Method == "POST" && r.Path.EndsWith("/$batch", StringComparison.Ordinal), Kind = FaultKind.DropResponse });
         await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast, Settings());
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(7_654_321, 7);
+        var file = SeededStream.Bytes(7_654_321, 7);
 
         var result = await Client(http).UploadAsync(host.Url("lost-tombstone.bin"), new MemoryStream(file), ct: Ct);
 
@@ -309,7 +309,7 @@ public class StorageFaultTests(AzuriteFixture azurite)
         var slowReads = storage.Table.Add(new FaultRule { Match = r => r.Method == "GET", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(200), Applies = n => n % 3 == 0 });
         await using var host = await InProcessHost.StartAsync(storage, SdkRetry.Fast, Settings(sessionCache: false));
         using var http = new HttpClient();
-        var file = ProxiedStorage.RandomFile(7_654_321, 8);
+        var file = SeededStream.Bytes(7_654_321, 8);
 
         var result = await Client(http).UploadAsync(host.Url("slow.bin"), new MemoryStream(file), ct: Ct);
 

@@ -19,8 +19,7 @@ public sealed class AzureStoreContractTests(AzuriteFixture azurite) : BitsUpload
 
     protected override Task<byte[]?> ReadPublishedAsync(string destination) => Harness.ReadPublishedAsync(destination);
 
-    protected override async Task<int> CountStagedAsync(BitsSession session) =>
-        (await Harness.StagedBlobsAsync(session.Id)).Count + (await Harness.UncommittedBlocksAsync(session.Destination, session.Id)).Count;
+    protected override Task<int> CountStagedAsync(BitsSession session) => Harness.CountStagedAsync(session);
 
     protected override Task<bool> ListedAsync(string destination) => Harness.ListedAsync(destination);
 
@@ -40,4 +39,37 @@ public sealed class AzureStoreContractTests(AzuriteFixture azurite) : BitsUpload
 
     protected override async Task<bool> SessionRecordExistsAsync(string sessionId) =>
         (await Harness.Sessions.GetEntityIfExistsAsync<global::Azure.Data.Tables.TableEntity>(sessionId, AzureBitsUploadStore.SessionRowKey, cancellationToken: Ct)).HasValue;
+}
+
+/// <summary>The reply store contract, on Azurite.</summary>
+public sealed class AzureReplyStoreContractTests(AzuriteFixture azurite) : BitsReplyStoreContract, IAsyncLifetime
+{
+    private StorageHarness? _harness;
+
+    protected override IBitsUploadStore Store => _harness!.Store;
+
+    public async ValueTask InitializeAsync() => _harness = await StorageHarness.CreateAsync(azurite);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    protected override Task<byte[]?> ReadPublishedAsync(string destination) => _harness!.ReadPublishedAsync(destination);
+
+    protected override Task<int> CountStagedAsync(BitsSession session) => _harness!.CountStagedAsync(session);
+}
+
+/// <summary>The expiry store contract, on Azurite (session timeout and tombstone lifetime from the contract, its clock).</summary>
+public sealed class AzureExpiryStoreContractTests(AzuriteFixture azurite) : BitsExpiryStoreContract, IAsyncLifetime
+{
+    private StorageHarness? _harness;
+
+    protected override IBitsUploadStore Store => _harness!.Store;
+
+    public async ValueTask InitializeAsync() =>
+        _harness = await StorageHarness.CreateAsync(azurite, Time, new BitsServerOptions { SessionTimeout = Timeout, TombstoneLifetime = TombstoneLifetime });
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    protected override Task<byte[]?> ReadPublishedAsync(string destination) => _harness!.ReadPublishedAsync(destination);
+
+    protected override Task<int> CountStagedAsync(BitsSession session) => _harness!.CountStagedAsync(session);
 }

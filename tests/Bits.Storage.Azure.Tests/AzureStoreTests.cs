@@ -33,20 +33,13 @@ public class AzureStoreTests(AzuriteFixture azurite)
         return session;
     }
 
-    private static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
     private static string Id(string text) => Convert.ToBase64String(Encoding.ASCII.GetBytes(text));
 
     [Fact]
     public async Task Stage_SteadyState_CostsOneBlockAndOneTableWrite_AndNoRead()
     {
         var harness = await StorageHarness.CreateAsync(azurite);
-        var data = RandomBytes(64 * 1024, 1);
+        var data = SeededStream.Bytes(64 * 1024, 1);
         var session = await NewSessionAsync(harness, data.Length);
         session = (await harness.Store.StageAsync(session, 0, data.AsMemory(0, 16 * 1024), alreadyStaged: false, Ct))!;
 
@@ -75,7 +68,7 @@ public class AzureStoreTests(AzuriteFixture azurite)
     public async Task Stage_WritesTheBytesOnceWhereTheFileWillLive_AndTheStagingContainerStaysEmpty()
     {
         var harness = await StorageHarness.CreateAsync(azurite);
-        var data = RandomBytes(95_123, 2);
+        var data = SeededStream.Bytes(95_123, 2);
         var session = await StageAllAsync(harness, await NewSessionAsync(harness, data.Length), data, 10_000);
 
         Assert.Empty(await harness.StagedBlobsAsync());
@@ -90,7 +83,7 @@ public class AzureStoreTests(AzuriteFixture azurite)
         var requests = new List<int>();
         foreach (var size in new[] { 16 * 1024, 1024 * 1024 })
         {
-            var data = RandomBytes(size, 3);
+            var data = SeededStream.Bytes(size, 3);
             var session = await StageAllAsync(harness, await NewSessionAsync(harness, data.Length), data, size / 8);
             harness.Counter.Reset();
             Assert.Equal(PublishResult.Published, await harness.Store.PublishAsync(session, allowOverwrite: false, Ct));
@@ -107,7 +100,7 @@ public class AzureStoreTests(AzuriteFixture azurite)
     public async Task Close_LeavesNoSessionRowAndNothingListed()
     {
         var harness = await StorageHarness.CreateAsync(azurite);
-        var data = RandomBytes(20_000, 5);
+        var data = SeededStream.Bytes(20_000, 5);
         var closed = await StageAllAsync(harness, await NewSessionAsync(harness, data.Length), data, 4096);
         var cancelled = await StageAllAsync(harness, await NewSessionAsync(harness, 30_000), data, 4096);
 
@@ -137,7 +130,7 @@ public class AzureStoreTests(AzuriteFixture azurite)
             await foreign.StageBlockAsync(AzureBitsUploadStore.BlockId(owner, i, 1), new MemoryStream([0]), cancellationToken: Ct);
         }
 
-        var data = RandomBytes(4 * 5 * 1024, 57);
+        var data = SeededStream.Bytes(4 * 5 * 1024, 57);
         var session = await NewSessionAsync(harness, data.Length * 2, destination);
         session = await StageAllAsync(harness, session, data, 5 * 1024);
         var segments = await harness.StagedBlobsAsync(session.Id);
@@ -171,7 +164,7 @@ public class AzureStoreTests(AzuriteFixture azurite)
     public async Task Publish_AfterCrashBetweenCommitAndTombstone_FinishesWithoutRepublishing()
     {
         var harness = await StorageHarness.CreateAsync(azurite);
-        var data = RandomBytes(5000, 6);
+        var data = SeededStream.Bytes(5000, 6);
         var session = await StageAllAsync(harness, await NewSessionAsync(harness, data.Length), data, 2000);
         await harness.Store.PublishAsync(session, allowOverwrite: false, Ct);
 
@@ -199,7 +192,7 @@ public class AzureStoreTests(AzuriteFixture azurite)
     {
         var harness = await StorageHarness.CreateAsync(azurite);
         var destination = $"t/{Guid.NewGuid():N}.bin";
-        var data = RandomBytes(40_000, 7);
+        var data = SeededStream.Bytes(40_000, 7);
         var first = await StageAllAsync(harness, await NewSessionAsync(harness, data.Length, destination), data, 10_000);
         var second = await StageAllAsync(harness, await NewSessionAsync(harness, data.Length, destination), data, 10_000);
         Assert.Equal(PublishResult.Published, await harness.Store.PublishAsync(first, allowOverwrite: true, Ct));
@@ -232,7 +225,7 @@ public class AzureStoreTests(AzuriteFixture azurite)
     public async Task MissingUploadContainer_IsAServerFault_NotAMissingSession()
     {
         var harness = await StorageHarness.CreateAsync(azurite);
-        var data = RandomBytes(1000, 8);
+        var data = SeededStream.Bytes(1000, 8);
         var session = await NewSessionAsync(harness, data.Length);
         await harness.Uploads.DeleteAsync(cancellationToken: Ct);
 
@@ -265,7 +258,7 @@ public class AzureStoreTests(AzuriteFixture azurite)
     {
         var harness = await StorageHarness.CreateAsync(azurite);
         harness.LowerLimits(new BitsBlockBudget(MaxCommittedBlocks: 20, MaxUncommittedBlocks: 4, SegmentBytes: 64 * 1024));
-        var data = RandomBytes(3000, 60);
+        var data = SeededStream.Bytes(3000, 60);
         var created = new BitsSession { Id = BitsSessionIds.NewId(), Destination = $"t/{Guid.NewGuid():N}.bin", CreatedAt = DateTimeOffset.UtcNow, PrivateStaging = true };
         await harness.Store.CreateSessionAsync(created, Ct);
         var session = (await harness.Store.TrySetTotalLengthAsync((await harness.Store.GetSessionAsync(created.Id, Ct))!, data.Length, Ct))!;

@@ -85,7 +85,7 @@ public sealed class ManagedIdentityStoreTests(OAuthAzuriteFixture fixture) : ICl
     {
         var credential = new AzuriteTokenCredential();
         var harness = await CreateAsync(credential);
-        var data = RandomBytes((3 * SegmentBytes) + 1234, 11);
+        var data = SeededStream.Bytes((3 * SegmentBytes) + 1234, 11);
         var session = await StageAsync(harness, await NewSessionAsync(harness, data.Length), data, 3000);
         harness.Recorder.Clear();
 
@@ -103,7 +103,7 @@ public sealed class ManagedIdentityStoreTests(OAuthAzuriteFixture fixture) : ICl
     public async Task SessionLifecycle_WithTokenCredential_TablesAndBlobsWork()
     {
         var harness = await CreateAsync(new AzuriteTokenCredential());
-        var data = RandomBytes(9_000, 13);
+        var data = SeededStream.Bytes(9_000, 13);
         var closed = await StageAsync(harness, await NewSessionAsync(harness, data.Length), data, 9_000);
         var cancelled = await StageAsync(harness, await NewSessionAsync(harness, data.Length), data.AsMemory(0, 5_000).ToArray(), 5_000);
         Assert.Equal(data.Length, (await harness.Store.GetSessionAsync(closed.Id, Ct))!.ReceivedLength);
@@ -233,13 +233,6 @@ public sealed class ManagedIdentityStoreTests(OAuthAzuriteFixture fixture) : ICl
         }
 
         return names;
-    }
-
-    private static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
     }
 
     private sealed record Harness(AzureBitsUploadStore Store, AzureBitsStorageOptions Options, BlobServiceClient Blobs, RequestRecorder Recorder)

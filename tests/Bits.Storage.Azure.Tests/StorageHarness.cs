@@ -16,8 +16,9 @@ namespace Bits.Storage.Azure.Tests;
 public sealed class StorageHarness
 {
     private readonly TimeProvider _time;
+    private readonly BitsServerOptions _server;
 
-    public StorageHarness(string connectionString, TimeProvider? time = null)
+    public StorageHarness(string connectionString, TimeProvider? time = null, BitsServerOptions? server = null)
     {
         var suffix = Guid.NewGuid().ToString("N")[..12];
         Options = new AzureBitsStorageOptions
@@ -35,6 +36,7 @@ public sealed class StorageHarness
         Blobs = new BlobServiceClient(connectionString, blobOptions);
         Tables = new TableServiceClient(connectionString, tableOptions);
         _time = time ?? TimeProvider.System;
+        _server = server ?? new BitsServerOptions();
         Store = NewStore();
     }
 
@@ -63,7 +65,7 @@ public sealed class StorageHarness
         Blobs,
         Tables,
         Microsoft.Extensions.Options.Options.Create(Options),
-        Microsoft.Extensions.Options.Options.Create(new BitsServerOptions()),
+        Microsoft.Extensions.Options.Options.Create(_server),
         _time,
         NullLogger<AzureBitsUploadStore>.Instance);
 
@@ -73,9 +75,9 @@ public sealed class StorageHarness
 
     public TableClient Sessions => Tables.GetTableClient(Options.SessionTable);
 
-    public static async Task<StorageHarness> CreateAsync(AzuriteFixture azurite, TimeProvider? time = null)
+    public static async Task<StorageHarness> CreateAsync(AzuriteFixture azurite, TimeProvider? time = null, BitsServerOptions? server = null)
     {
-        var harness = new StorageHarness(azurite.ConnectionString, time);
+        var harness = new StorageHarness(azurite.ConnectionString, time, server);
         await harness.Store.InitializeAsync(cancellationToken: TestContext.Current.CancellationToken);
         harness.Counter.Reset();
         return harness;
@@ -119,6 +121,10 @@ public sealed class StorageHarness
             return [];
         }
     }
+
+    /// <summary>What the store contracts count as staged for a session: its own blobs and its blocks on the destination.</summary>
+    public async Task<int> CountStagedAsync(BitsSession session) =>
+        (await StagedBlobsAsync(session.Id)).Count + (await UncommittedBlocksAsync(session.Destination, session.Id)).Count;
 
     /// <summary>Whether a listing of the uploads container with uncommitted blobs included shows the destination.</summary>
     public async Task<bool> ListedAsync(string destination)

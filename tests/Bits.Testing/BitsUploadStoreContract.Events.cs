@@ -17,7 +17,7 @@ public abstract partial class BitsUploadStoreContract
     [Fact]
     public async Task PendingEvent_MarkedBeforeThePublish_IsCarriedToTheClosedTombstone_UntilCleared()
     {
-        var data = RandomBytes(3000, 30);
+        var data = SeededStream.Bytes(3000, 30);
         var pending = NewPendingEvent();
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 1000);
 
@@ -62,9 +62,9 @@ public abstract partial class BitsUploadStoreContract
     public async Task PendingEvent_OfASessionDiscardedInsteadOfPublished_IsNotCarriedNorListed()
     {
         var destination = NewDestination();
-        var existing = RandomBytes(100, 31);
+        var existing = SeededStream.Bytes(100, 31);
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(await StageAllAsync(await NewSessionAsync(destination, existing.Length), existing, 100), false, Ct));
-        var data = RandomBytes(200, 32);
+        var data = SeededStream.Bytes(200, 32);
         var pending = NewPendingEvent();
         var session = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 100);
         var marked = (await Events.MarkEventPendingAsync(session, pending, pending.CompletedAt, Ct))!;
@@ -83,14 +83,14 @@ public abstract partial class BitsUploadStoreContract
     public async Task IsPublishedBy_OnlyWhileTheDestinationCarriesTheSessionsId()
     {
         var destination = NewDestination();
-        var first = RandomBytes(2000, 33);
+        var first = SeededStream.Bytes(2000, 33);
         var a = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 1000);
         Assert.False(await Events.IsPublishedByAsync(a, Ct));
 
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(a, allowOverwrite: true, Ct));
         Assert.True(await Events.IsPublishedByAsync(a, Ct));
 
-        var b = await StageAllAsync(await NewSessionAsync(destination, 500), RandomBytes(500, 34), 500);
+        var b = await StageAllAsync(await NewSessionAsync(destination, 500), SeededStream.Bytes(500, 34), 500);
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(b, allowOverwrite: true, Ct));
         Assert.False(await Events.IsPublishedByAsync(a, Ct));
         Assert.True(await Events.IsPublishedByAsync(b, Ct));

@@ -6,16 +6,8 @@ namespace Bits.Testing;
 /// The behaviour every <see cref="IBitsUploadStore"/> must show. Derived classes run it against the in-memory store
 /// and against the Azure store on Azurite.
 /// </summary>
-public abstract partial class BitsUploadStoreContract
+public abstract partial class BitsUploadStoreContract : BitsStoreContract
 {
-    protected abstract IBitsUploadStore Store { get; }
-
-    /// <summary>The published file at <paramref name="destination"/>, or null.</summary>
-    protected abstract Task<byte[]?> ReadPublishedAsync(string destination);
-
-    /// <summary>Staged items (uncommitted blocks of the session, blobs of its own) still held for the session.</summary>
-    protected abstract Task<int> CountStagedAsync(BitsSession session);
-
     /// <summary>Whether a listing that includes uncommitted blobs shows the destination.</summary>
     protected abstract Task<bool> ListedAsync(string destination);
 
@@ -23,7 +15,7 @@ public abstract partial class BitsUploadStoreContract
     protected abstract Task<bool> SessionRecordExistsAsync(string sessionId);
 
     /// <summary>
-    /// From now on, <see cref="Store"/> (on the same storage) has the lowered <paramref name="budget"/>, and the storage
+    /// From now on, <see cref="BitsStoreContract.Store"/> (on the same storage) has the lowered <paramref name="budget"/>, and the storage
     /// refuses a blob's block beyond <see cref="BitsBlockBudget.MaxUncommittedBlocks"/> as Azure does.
     /// </summary>
     protected abstract void LowerLimits(BitsBlockBudget budget);
@@ -37,56 +29,8 @@ public abstract partial class BitsUploadStoreContract
     /// <summary>Lowered limits: a 5 KiB fragment file of 100 fragments exceeds both block limits five times over.</summary>
     protected static BitsBlockBudget TinyLimits { get; } = new(MaxCommittedBlocks: 20, MaxUncommittedBlocks: 24, SegmentBytes: 64 * 1024);
 
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected static string NewDestination() => $"contract/{Guid.NewGuid():N}/file name+1.bin";
-
-    protected async Task<BitsSession> NewSessionAsync(string? destination = null, long? total = null)
-    {
-        var session = new BitsSession
-        {
-            Id = BitsSessionIds.NewId(),
-            Destination = destination ?? NewDestination(),
-            ContentName = "report ü.bin",
-            User = "alice",
-            CreatedAt = DateTimeOffset.UtcNow,
-        };
-        await Store.CreateSessionAsync(session, Ct);
-        var stored = await Store.GetSessionAsync(session.Id, Ct);
-        Assert.NotNull(stored);
-        if (total is { } t)
-        {
-            stored = await Store.TrySetTotalLengthAsync(stored, t, Ct);
-            Assert.NotNull(stored);
-        }
-
-        return stored;
-    }
-
-    /// <summary>Stages the bytes in pieces of <paramref name="piece"/>, each recorded; returns the updated session.</summary>
-    protected async Task<BitsSession> StageAllAsync(BitsSession session, byte[] data, int piece, int? upTo = null)
-    {
-        var end = upTo ?? data.Length;
-        for (var offset = (int)session.ReceivedLength; offset < end;)
-        {
-            var length = Math.Min(piece, end - offset);
-            session = await Store.StageAsync(session, offset, data.AsMemory(offset, length), alreadyStaged: false, Ct)
-                ?? throw new InvalidOperationException("stage not recorded");
-            offset += length;
-        }
-
-        return session;
-    }
-
     /// <summary>The session with a version the store never issued (well-formed as a table ETag).</summary>
     protected static BitsSession Stale(BitsSession session) => session with { Version = "W/\"datetime'2001-01-01T00%3A00%3A00.0000000Z'\"" };
-
-    protected static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
 
     [Fact]
     public async Task Create_ThenGet_RoundTripsTheSession()
@@ -124,7 +68,7 @@ public abstract partial class BitsUploadStoreContract
     [Fact]
     public async Task Stage_InOrder_AdvancesReceivedLength()
     {
-        var data = RandomBytes(3000, 1);
+        var data = SeededStream.Bytes(3000, 1);
         var session = await NewSessionAsync(total: data.Length);
 
         var a = await Store.StageAsync(session, 0, data.AsMemory(0, 1000), alreadyStaged: false, Ct);
@@ -139,7 +83,7 @@ public abstract partial class BitsUploadStoreContract
     public async Task Stage_AChunkedBody_StoresItsBytesInOrder_FromAnyOffsetIntoIt()
     {
         // The handler passes a Fragment body as the chunks it was read into, and an overlap as a slice of them.
-        var data = RandomBytes(300_000, 7);
+        var data = SeededStream.Bytes(300_000, 7);
         var session = await NewSessionAsync(total: data.Length);
         var body = ChunkedSequence.Of(data, 65_536, 131_072);
 
@@ -154,7 +98,7 @@ public abstract partial class BitsUploadStoreContract
     [Fact]
     public async Task Stage_WithAStaleVersion_RecordsNothing()
     {
-        var data = RandomBytes(3000, 2);
+        var data = SeededStream.Bytes(3000, 2);
         var session = await NewSessionAsync(total: data.Length);
         var first = await Store.StageAsync(session, 0, data.AsMemory(0, 1000), alreadyStaged: false, Ct);
 
@@ -169,7 +113,7 @@ public abstract partial class BitsUploadStoreContract
     [Fact]
     public async Task Stage_AlreadyStaged_WritesOnlyTheRecord_AndThePublishHasTheBytes()
     {
-        var data = RandomBytes(2000, 3);
+        var data = SeededStream.Bytes(2000, 3);
         var session = await NewSessionAsync(total: data.Length);
         Assert.Null(await Store.StageAsync(Stale(session), 0, data.AsMemory(0, 1000), alreadyStaged: false, Ct));
 
@@ -184,7 +128,7 @@ public abstract partial class BitsUploadStoreContract
     public async Task Stage_RacingWritersAtSameOffset_RecordExactlyOnce_AndPublishOneWholeCopy()
     {
         var session = await NewSessionAsync(total: 4096);
-        var candidates = Enumerable.Range(0, 6).Select(i => RandomBytes(4096, 100 + i)).ToArray();
+        var candidates = Enumerable.Range(0, 6).Select(i => SeededStream.Bytes(4096, 100 + i)).ToArray();
 
         var results = await Task.WhenAll(candidates.Select(c => Store.StageAsync(session, 0, c, alreadyStaged: false, Ct)));
 
@@ -199,7 +143,7 @@ public abstract partial class BitsUploadStoreContract
     [Fact]
     public async Task Publish_CompleteSession_IsByteIdenticalAndLeavesOnlyATombstone()
     {
-        var data = RandomBytes(200_000, 3);
+        var data = SeededStream.Bytes(200_000, 3);
         var session = await NewSessionAsync(total: data.Length);
         var random = new Random(3);
         var blocks = 0;
@@ -225,7 +169,7 @@ public abstract partial class BitsUploadStoreContract
     {
         // Blocks of ranges that were staged but superseded (a retransmit whose record write lost, a shrunk resend)
         // stay on the blob; the commit names one chain from 0 to the total, so the file has each byte exactly once.
-        var data = RandomBytes(10_000, 31);
+        var data = SeededStream.Bytes(10_000, 31);
         var session = await NewSessionAsync(total: data.Length);
         Assert.Null(await Store.StageAsync(Stale(session), 0, data.AsMemory(0, 6000), alreadyStaged: false, Ct));
         session = (await Store.StageAsync(session, 0, data.AsMemory(0, 2500), alreadyStaged: false, Ct))!;
@@ -239,7 +183,7 @@ public abstract partial class BitsUploadStoreContract
     [Fact]
     public async Task Publish_Retried_IsIdempotent()
     {
-        var data = RandomBytes(5000, 4);
+        var data = SeededStream.Bytes(5000, 4);
         var session = await NewSessionAsync(total: data.Length);
         session = await StageAllAsync(session, data, 5000);
 
@@ -256,11 +200,11 @@ public abstract partial class BitsUploadStoreContract
         var destination = NewDestination();
         if (allowOverwrite)
         {
-            var earlier = await StageAllAsync(await NewSessionAsync(destination, 10), RandomBytes(10, 40), 10);
+            var earlier = await StageAllAsync(await NewSessionAsync(destination, 10), SeededStream.Bytes(10, 40), 10);
             Assert.Equal(PublishResult.Published, await Store.PublishAsync(earlier, allowOverwrite: true, Ct));
         }
 
-        var data = RandomBytes(20_000, 41);
+        var data = SeededStream.Bytes(20_000, 41);
         var session = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 3000);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Store.PublishAsync(session, allowOverwrite, Ct)));
@@ -274,8 +218,8 @@ public abstract partial class BitsUploadStoreContract
     public async Task Publish_ExistingDestinationWithoutOverwrite_KeepsTheExistingFile()
     {
         var destination = NewDestination();
-        var first = RandomBytes(1000, 5);
-        var second = RandomBytes(1500, 6);
+        var first = SeededStream.Bytes(1000, 5);
+        var second = SeededStream.Bytes(1500, 6);
         var a = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 1000);
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(a, allowOverwrite: false, Ct));
 
@@ -289,8 +233,8 @@ public abstract partial class BitsUploadStoreContract
     public async Task Publish_ExistingDestinationWithOverwrite_ReplacesIt()
     {
         var destination = NewDestination();
-        var first = RandomBytes(1000, 7);
-        var second = RandomBytes(700, 8);
+        var first = SeededStream.Bytes(1000, 7);
+        var second = SeededStream.Bytes(700, 8);
         var a = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 1000);
         await Store.PublishAsync(a, allowOverwrite: true, Ct);
         var b = await StageAllAsync(await NewSessionAsync(destination, second.Length), second, 1000);
@@ -307,7 +251,7 @@ public abstract partial class BitsUploadStoreContract
     public async Task Publish_AfterAnotherSessionsCommitDiscardedItsBlocks_IsDiscarded_NeverAMix(bool allowOverwrite, bool laterCreatedClosesFirst)
     {
         var destination = NewDestination();
-        var payloads = new[] { RandomBytes(30_000, 9), RandomBytes(30_000, 10) };
+        var payloads = new[] { SeededStream.Bytes(30_000, 9), SeededStream.Bytes(30_000, 10) };
         var sessions = new List<BitsSession>();
         foreach (var payload in payloads)
         {
@@ -330,7 +274,7 @@ public abstract partial class BitsUploadStoreContract
     public async Task Publish_TwoSessionsToOneName_NeverMixTheirBytes()
     {
         var destination = NewDestination();
-        var payloads = new[] { RandomBytes(50_000, 9), RandomBytes(50_000, 10) };
+        var payloads = new[] { SeededStream.Bytes(50_000, 9), SeededStream.Bytes(50_000, 10) };
         var sessions = new List<BitsSession>();
         foreach (var payload in payloads)
         {
@@ -355,8 +299,8 @@ public abstract partial class BitsUploadStoreContract
     public async Task Publish_ThenOverwrittenByAnotherSession_ARetriedCloseStillReportsPublished()
     {
         var destination = NewDestination();
-        var first = RandomBytes(4000, 12);
-        var second = RandomBytes(3000, 13);
+        var first = SeededStream.Bytes(4000, 12);
+        var second = SeededStream.Bytes(3000, 13);
         var a = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 1000);
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(a, allowOverwrite: true, Ct));
         var b = await StageAllAsync(await NewSessionAsync(destination, second.Length), second, 1000);
@@ -384,7 +328,7 @@ public abstract partial class BitsUploadStoreContract
     public async Task Stage_MoreFragmentsThanTheBlockLimitsAllow_CoalescesAndPublishesByteIdentical()
     {
         LowerLimits(TinyLimits);
-        var data = RandomBytes(100 * 5 * 1024, 50);
+        var data = SeededStream.Bytes(100 * 5 * 1024, 50);
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 5 * 1024);
 
         Assert.Equal(PublishResult.Published, await Store.PublishAsync(session, allowOverwrite: false, Ct));
@@ -397,8 +341,8 @@ public abstract partial class BitsUploadStoreContract
     {
         LowerLimits(TinyLimits);
         var destination = NewDestination();
-        var first = RandomBytes(100 * 5 * 1024, 51);
-        var second = RandomBytes(100 * 5 * 1024, 52);
+        var first = SeededStream.Bytes(100 * 5 * 1024, 51);
+        var second = SeededStream.Bytes(100 * 5 * 1024, 52);
         var earlier = await StageAllAsync(await NewSessionAsync(destination, first.Length), first, 5 * 1024, upTo: first.Length - 5 * 1024);
 
         var later = await StageAllAsync(await NewSessionAsync(destination, second.Length), second, 5 * 1024);
@@ -414,7 +358,7 @@ public abstract partial class BitsUploadStoreContract
         LowerLimits(TinyLimits);
         var destination = NewDestination();
         await StageForeignBlocksAsync(destination, TinyLimits.MaxUncommittedBlocks);
-        var data = RandomBytes(30 * 5 * 1024, 53);
+        var data = SeededStream.Bytes(30 * 5 * 1024, 53);
 
         // Every Fragment is still stored and recorded (in the session's segment: the blob has no room for a block).
         var session = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 5 * 1024);
@@ -438,7 +382,7 @@ public abstract partial class BitsUploadStoreContract
         LowerLimits(TinyLimits);
         var destination = NewDestination();
         await StageForeignBlocksAsync(destination, TinyLimits.MaxUncommittedBlocks);
-        var data = RandomBytes(6 * 5 * 1024, 56);
+        var data = SeededStream.Bytes(6 * 5 * 1024, 56);
         var session = await NewSessionAsync(destination, data.Length);
         Assert.Null(await Store.StageAsync(Stale(session), 0, data.AsMemory(0, 5 * 1024), alreadyStaged: false, Ct));
         session = (await Store.StageAsync(session, 0, data.AsMemory(0, 5 * 1024), alreadyStaged: true, Ct))!;
@@ -454,7 +398,7 @@ public abstract partial class BitsUploadStoreContract
     public async Task Stage_ARetransmitIntoTheSegment_IsNotAppendedTwice()
     {
         LowerLimits(TinyLimits);
-        var data = RandomBytes(100 * 5 * 1024, 54);
+        var data = SeededStream.Bytes(100 * 5 * 1024, 54);
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 5 * 1024, upTo: 40 * 5 * 1024);
 
         // The same range again through the session as it was (a lost response), then recorded with "already staged".
@@ -472,7 +416,7 @@ public abstract partial class BitsUploadStoreContract
     [InlineData(BitsSessionState.Discarded)]
     public async Task Discard_RemovesStagedDataAndKeepsATombstone(BitsSessionState state)
     {
-        var data = RandomBytes(3000, 11);
+        var data = SeededStream.Bytes(3000, 11);
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 1000, upTo: 2000);
         Assert.Equal(2, await CountStagedAsync(session));
 
@@ -490,8 +434,8 @@ public abstract partial class BitsUploadStoreContract
     public async Task Discard_WhileAnotherSessionStagesOnTheDestination_LeavesItsBlocks_ThenItsCommitCleansUp()
     {
         var destination = NewDestination();
-        var mine = RandomBytes(3000, 14);
-        var theirs = RandomBytes(5000, 15);
+        var mine = SeededStream.Bytes(3000, 14);
+        var theirs = SeededStream.Bytes(5000, 15);
         var cancelled = await StageAllAsync(await NewSessionAsync(destination, mine.Length), mine, 1000, upTo: 2000);
         var other = await StageAllAsync(await NewSessionAsync(destination, theirs.Length), theirs, 1000);
         Assert.Equal(2, await CountStagedAsync(cancelled));
@@ -508,7 +452,7 @@ public abstract partial class BitsUploadStoreContract
     public async Task Discard_OfTheLastOpenSession_RemovesBlocksOthersLeftBehind()
     {
         var destination = NewDestination();
-        var data = RandomBytes(3000, 16);
+        var data = SeededStream.Bytes(3000, 16);
         var first = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 1000, upTo: 2000);
         var second = await StageAllAsync(await NewSessionAsync(destination, data.Length), data, 1000, upTo: 1000);
 
@@ -523,7 +467,7 @@ public abstract partial class BitsUploadStoreContract
     [Fact]
     public async Task Discard_AfterPublish_NeverTouchesThePublishedFile()
     {
-        var data = RandomBytes(3000, 12);
+        var data = SeededStream.Bytes(3000, 12);
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 3000);
         await Store.PublishAsync(session, allowOverwrite: false, Ct);
 
@@ -537,7 +481,7 @@ public abstract partial class BitsUploadStoreContract
     public async Task Discard_OfACoalescingSession_RemovesItsSegment()
     {
         LowerLimits(TinyLimits);
-        var data = RandomBytes(100 * 5 * 1024, 55);
+        var data = SeededStream.Bytes(100 * 5 * 1024, 55);
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 5 * 1024, upTo: 50 * 5 * 1024);
         Assert.True(await CountStagedAsync(session) > 0, "the session's blocks and segment are not counted");
 
@@ -557,7 +501,7 @@ public abstract partial class BitsUploadStoreContract
         // What the handler's session cache relies on: staging through a session object read while the session was
         // open, after it was published or discarded, records nothing: the record write fails (or the store says the
         // session is gone). A published file is never touched, and a discarded session leaves nothing listed.
-        var data = RandomBytes(3000, 13);
+        var data = SeededStream.Bytes(3000, 13);
         var session = await StageAllAsync(await NewSessionAsync(total: data.Length), data, 1000, upTo: publish ? 3000 : 2000);
         if (publish)
         {

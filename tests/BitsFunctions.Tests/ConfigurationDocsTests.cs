@@ -122,8 +122,8 @@ public class ConfigurationDocsTests(AzuriteFixture azurite)
     public async Task LocalSettingsSample_PassesStartupValidation()
     {
         // Only the storage location is redirected to the test Azurite; everything else is the sample's value.
-        var storage = TestStorage.Unique(azurite);
-        await using var app = await FunctionApp.StartAsync(storage.Settings);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
+        await using var app = await FunctionApp.StartAsync(storage.Settings());
 
         var server = app.Services.GetRequiredService<IOptions<BitsServerOptions>>().Value;
         var store = app.Services.GetRequiredService<IOptions<AzureBitsStorageOptions>>().Value;

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
-using Azure.Data.Tables;
-using Azure.Storage.Blobs;
 using Bits.Testing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -46,67 +44,6 @@ public static class RepoFiles
     private static string Metadata(string key) =>
         typeof(RepoFiles).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value
         ?? throw new InvalidOperationException($"Assembly metadata {key} is empty.");
-}
-
-/// <summary>Names of one test's storage resources on the shared Azurite.</summary>
-public sealed record TestStorage(string ConnectionString, string UploadContainer, string StagingContainer, string SessionTable)
-{
-    public static TestStorage Unique(AzuriteFixture azurite)
-    {
-        var suffix = Guid.NewGuid().ToString("N")[..12];
-        return new TestStorage(azurite.ConnectionString, "up-" + suffix, "st-" + suffix, "sessions" + suffix);
-    }
-
-    public Dictionary<string, string?> Settings => new()
-    {
-        ["BitsStorage:ConnectionString"] = ConnectionString,
-        ["BitsStorage:UploadContainer"] = UploadContainer,
-        ["BitsStorage:StagingContainer"] = StagingContainer,
-        ["BitsStorage:SessionTable"] = SessionTable,
-    };
-
-    public async Task<byte[]> ReadPublishedAsync(string name) =>
-        (await new BlobServiceClient(ConnectionString).GetBlobContainerClient(UploadContainer).GetBlobClient(name)
-            .DownloadContentAsync(TestContext.Current.CancellationToken)).Value.Content.ToArray();
-
-    /// <summary>Blobs holding staged data: the staging container's, plus destinations with only uncommitted blocks.</summary>
-    public async Task<int> StagedBlobCountAsync()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var service = new BlobServiceClient(ConnectionString);
-        var count = 0;
-        await foreach (var _ in service.GetBlobContainerClient(StagingContainer).GetBlobsAsync(cancellationToken: ct))
-        {
-            count++;
-        }
-
-        var uploads = service.GetBlobContainerClient(UploadContainer);
-        var committed = new HashSet<string>(StringComparer.Ordinal);
-        await foreach (var blob in uploads.GetBlobsAsync(cancellationToken: ct))
-        {
-            committed.Add(blob.Name);
-        }
-
-        await foreach (var blob in uploads.GetBlobsAsync(
-            new global::Azure.Storage.Blobs.Models.GetBlobsOptions { States = global::Azure.Storage.Blobs.Models.BlobStates.Uncommitted }, ct))
-        {
-            count += committed.Contains(blob.Name) ? 0 : 1;
-        }
-
-        return count;
-    }
-
-    public async Task<int> SessionRowCountAsync()
-    {
-        var count = 0;
-        await foreach (var _ in new TableServiceClient(ConnectionString).GetTableClient(SessionTable)
-            .QueryAsync<TableEntity>(e => e.RowKey == "session", cancellationToken: TestContext.Current.CancellationToken))
-        {
-            count++;
-        }
-
-        return count;
-    }
 }
 
 /// <summary>

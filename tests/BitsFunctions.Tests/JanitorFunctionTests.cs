@@ -13,9 +13,9 @@ public class JanitorFunctionTests(AzuriteFixture azurite)
     [Fact]
     public async Task TimerFunction_RemovesIdleSessions_AndTheHostedServiceIsIdle()
     {
-        var storage = TestStorage.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var settings = storage.Settings;
+        var settings = storage.Settings();
         settings["Bits:SessionTimeout"] = "00:30:00";
         await using var app = await FunctionApp.StartAsync(settings, services => services.AddSingleton<TimeProvider>(time));
         const string target = "/uploads/idle.bin";

@@ -25,14 +25,13 @@ public class TelemetryTests(AzuriteFixture azurite)
     [Fact]
     public async Task Upload_ThroughAppRegistration_RecordsBitsServerMetricsAndSpans()
     {
-        var storage = TestStorage.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var spans = new List<Activity>();
         var metrics = new List<MetricSnapshot>();
-        await using var app = await FunctionApp.StartAsync(storage.Settings, services => services
+        await using var app = await FunctionApp.StartAsync(storage.Settings(), services => services
             .ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans))
             .ConfigureOpenTelemetryMeterProvider(meters => meters.AddInMemoryExporter(metrics)));
-        var file = new byte[50_000];
-        new Random(3).NextBytes(file);
+        var file = SeededStream.Bytes(50_000, 3);
         const string target = "/uploads/telemetry/t.bin";
 
         // A sampled parent of our own: the default parent-based sampler keeps its children, and its trace id tells them apart.

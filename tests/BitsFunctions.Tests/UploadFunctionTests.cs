@@ -8,10 +8,9 @@ public class UploadFunctionTests(AzuriteFixture azurite)
     [Fact]
     public async Task Upload_WithRetransmitsAndClose_PublishesByteIdenticalFileAndCleansUp()
     {
-        var storage = TestStorage.Unique(azurite);
-        await using var app = await FunctionApp.StartAsync(storage.Settings);
-        var file = new byte[300_000];
-        new Random(8).NextBytes(file);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
+        await using var app = await FunctionApp.StartAsync(storage.Settings());
+        var file = SeededStream.Bytes(300_000, 8);
         const string target = "/uploads/reports/2026/q4%20data.bin?code=functionkey";
 
         (await app.PacketAsync(target, "Ping")).AssertAck(200);
@@ -53,8 +52,8 @@ public class UploadFunctionTests(AzuriteFixture azurite)
     [InlineData("bytes 9-0/10")]
     public async Task Fragment_MalformedContentRange_Returns400ErrorAck(string contentRange)
     {
-        var storage = TestStorage.Unique(azurite);
-        await using var app = await FunctionApp.StartAsync(storage.Settings);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
+        await using var app = await FunctionApp.StartAsync(storage.Settings());
         const string target = "/uploads/a.bin";
         var id = await app.CreateSessionAsync(target);
 
@@ -68,7 +67,7 @@ public class UploadFunctionTests(AzuriteFixture azurite)
     [Fact]
     public async Task Packet_UnknownType_Returns400ErrorAck()
     {
-        await using var app = await FunctionApp.StartAsync(TestStorage.Unique(azurite).Settings);
+        await using var app = await FunctionApp.StartAsync(StorageNames.Unique(azurite.ConnectionString).Settings());
 
         var ack = await app.PacketAsync("/uploads/a.bin", "Upload-Everything");
 
@@ -78,8 +77,8 @@ public class UploadFunctionTests(AzuriteFixture azurite)
     [Fact]
     public async Task CreateSession_TraversalInRawTarget_Returns400AndWritesNothing()
     {
-        var storage = TestStorage.Unique(azurite);
-        await using var app = await FunctionApp.StartAsync(storage.Settings);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
+        await using var app = await FunctionApp.StartAsync(storage.Settings());
 
         var ack = await app.InvokeAsync("/uploads/a/%2e%2e/%2e%2e/x.bin",
             [("BITS-Packet-Type", "Create-Session"), ("BITS-Supported-Protocols", FunctionApp.BitsProtocol)]);
@@ -96,8 +95,8 @@ public class UploadFunctionTests(AzuriteFixture azurite)
     [InlineData("/uploads/%E2%80%AEgpj.exe")]
     public async Task CreateSession_EncodedSeparatorPercentOrBidiName_Returns400AndWritesNothing(string target)
     {
-        var storage = TestStorage.Unique(azurite);
-        await using var app = await FunctionApp.StartAsync(storage.Settings);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
+        await using var app = await FunctionApp.StartAsync(storage.Settings());
 
         var ack = await app.InvokeAsync(target, [("BITS-Packet-Type", "Create-Session"), ("BITS-Supported-Protocols", FunctionApp.BitsProtocol)]);
 
@@ -108,7 +107,7 @@ public class UploadFunctionTests(AzuriteFixture azurite)
     [Fact]
     public async Task Get_OnUploadUrl_Returns405Ack()
     {
-        await using var app = await FunctionApp.StartAsync(TestStorage.Unique(azurite).Settings);
+        await using var app = await FunctionApp.StartAsync(StorageNames.Unique(azurite.ConnectionString).Settings());
 
         var ack = await app.InvokeAsync("/uploads/a.bin", [], method: "GET");
 

@@ -21,7 +21,7 @@ const string Usage = """
       --pings N             sequential Pings measured (default 2000)
       --rss-sessions N      concurrent sessions of the RSS probe (default 16)
       --rss-fragments N     13 MiB fragments per session in the RSS probe (default 3)
-      --repeat N            runs per throughput scenario, interleaved; the median is reported (default 3)
+      --repeat N            runs per throughput scenario, each between two direct runs; the median is reported (default 3)
       --close-sizes LIST    upload sizes whose Close-Session latency is measured, 1 MiB fragments (default 16MiB,1GiB,4GiB; none to skip)
       --close-repeat N      uploads per close size (default 3 for sizes up to 256 MiB, 1 above)
       --skip-rss            do not run the separate host process for peak RSS
@@ -130,13 +130,7 @@ await floorTable.CreateIfNotExistsAsync(ct);
 // Through the Functions host: the same app settings as environment variables, its own storage names, the function key
 // on every request. The in-process host above then only serves nothing; the storage meter sees only its own process.
 await using var functionsHost = functions
-    ? await FunctionsHostProcess.StartAsync(functionsHostDirectory!, Path.Combine(root, "src", "BitsFunctions", "bin", "Release", "net10.0"), azurite.ConnectionString, new Dictionary<string, string?>
-    {
-        ["BitsStorage:ConnectionString"] = storage.ConnectionString,
-        ["BitsStorage:UploadContainer"] = storage.UploadContainer,
-        ["BitsStorage:StagingContainer"] = storage.StagingContainer,
-        ["BitsStorage:SessionTable"] = storage.SessionTable,
-    }, ct)
+    ? await FunctionsHostProcess.StartAsync(functionsHostDirectory!, Path.Combine(root, "src", "BitsFunctions", "bin", "Release", "net10.0"), azurite.ConnectionString, storage.Settings(), ct)
     : null;
 Func<string, Uri> uploadUrl = functionsHost is null ? host.Url : path => new Uri(functionsHost.Root, "uploads/" + path);
 Console.WriteLine(functionsHost is null
@@ -157,7 +151,7 @@ await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data.AsSpan(0, 4 * 102
 
 var rows = new List<Row>();
 Console.WriteLine();
-Console.WriteLine(string.Create(c, $"== throughput end to end: {Sizes.Format(total)} per run, from the first Create-Session to the last Close-Session Ack (direct: first create to last append); median of {repeat} interleaved runs, every other run in reverse order =="));
+Console.WriteLine(string.Create(c, $"== throughput end to end: {Sizes.Format(total)} per run, from the first Create-Session to the last Close-Session Ack (direct: first create to last append); median of {repeat} runs, each BITS (and design floor) run between two direct runs and compared with their mean =="));
 Console.WriteLine("scenario          direct       BITS         paired BITS/direct (end to end)  fragment phase alone: paired BITS/direct  Close p50/max  steady-state reads/writes per fragment");
 foreach (var fragment in fragmentSizes)
 {
@@ -167,29 +161,29 @@ foreach (var fragment in fragmentSizes)
         var plain = new List<DirectResult>();
         var bits = new List<BitsResult>();
 
-        // At 1 session also the design floor (Put Block + row merge straight to storage), between the other two.
+        // At 1 session also the design floor (Put Block + row merge straight to storage).
         var floor = new List<DirectResult>();
+        var aroundBits = new List<(DirectResult Before, DirectResult After)>();
+        var aroundFloor = new List<(DirectResult Before, DirectResult After)>();
         for (var run = 0; run < repeat; run++)
         {
-            // Every other run in reverse order, so that neither side always runs right after the other's writes (Azurite
-            // and the kernel's writeback of them share the two cores with the benchmark).
-            if (run % 2 == 0)
+            // Direct, BITS, direct (then floor, direct): Azurite slows down as a run writes (the design floor measured
+            // 49, 44, 41 MiB/s in three repeats of one run), so a side compared with one neighbour is favoured or
+            // penalised by its position; against the mean of the direct runs before and after it, a steady drift cancels.
+            var before = await DirectRunAsync();
+            bits.Add(await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
+            var after = await DirectRunAsync();
+            aroundBits.Add((before, after));
+            if (sessions == 1)
             {
-                plain.Add(await Scenarios.DirectAsync(direct, data, fragment, sessions, ct));
-                await FloorAsync();
-                bits.Add(await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
-            }
-            else
-            {
-                bits.Add(await Scenarios.BitsAsync(client, uploadUrl, meter, pool, data, fragment, sessions, label.Replace(' ', '_'), ct));
-                await FloorAsync();
-                plain.Add(await Scenarios.DirectAsync(direct, data, fragment, sessions, ct));
+                floor.Add(await Scenarios.DesignFloorAsync(direct, floorTable, data, fragment, sessions, ct));
+                aroundFloor.Add((after, await DirectRunAsync()));
             }
 
             await DeletePublishedAsync(storage, ct);
         }
 
-        var row = new Row(label, fragment, sessions, plain, bits) { Floor = floor };
+        var row = new Row(label, fragment, sessions, plain, bits) { Floor = floor, AroundBits = aroundBits, AroundFloor = aroundFloor };
         rows.Add(row);
         var closeStats = new Stats(bits.SelectMany(b => b.CloseLatencies));
         Console.WriteLine(string.Create(c,
@@ -202,12 +196,11 @@ foreach (var fragment in fragmentSizes)
                 $"    design floor (Put Block + If-Match row merge per fragment, straight to storage, no server), end to end: {Runs(floor.Select(d => d.EndToEnd))} MiB/s; paired floor/direct {row.PairedFloorRatio:F2}; paired BITS/floor {row.PairedBitsOverFloor:F2}"));
         }
 
-        async Task FloorAsync()
+        async Task<DirectResult> DirectRunAsync()
         {
-            if (sessions == 1)
-            {
-                floor.Add(await Scenarios.DesignFloorAsync(direct, floorTable, data, fragment, sessions, ct));
-            }
+            var result = await Scenarios.DirectAsync(direct, data, fragment, sessions, ct);
+            plain.Add(result);
+            return result;
         }
     }
 }
@@ -342,19 +335,29 @@ internal sealed record Row(string Label, int Fragment, int Sessions, List<Direct
     /// a burst of other load on the machine slows both sides of one pair, where the ratio of the medians can pair a
     /// fast direct run with a slow BITS run.
     /// </summary>
-    public double PairedRatio => Median(Bits.Zip(Direct, (b, d) => b.EndToEnd.MiBPerSecond / d.EndToEnd.MiBPerSecond));
+    public double PairedRatio => Median(Bits.Zip(AroundBits, (b, d) => b.EndToEnd.MiBPerSecond / Mean(d, r => r.EndToEnd)));
 
-    /// <summary>Runs of <see cref="Scenarios.DesignFloorAsync"/> paired with these (1 session only; else empty).</summary>
+    /// <summary>Runs of <see cref="Scenarios.DesignFloorAsync"/> (1 session only; else empty).</summary>
     public List<DirectResult> Floor { get; init; } = [];
 
-    /// <summary>Median over runs of design floor MiB/s / direct MiB/s, end to end: what the design's two writes cost.</summary>
-    public double PairedFloorRatio => Median(Floor.Zip(Direct, (f, d) => f.EndToEnd.MiBPerSecond / d.EndToEnd.MiBPerSecond));
+    /// <summary>Per BITS run, the direct runs right before and after it.</summary>
+    public List<(DirectResult Before, DirectResult After)> AroundBits { get; init; } = [];
 
-    /// <summary>Median over runs of BITS MiB/s / design floor MiB/s, end to end: what the server adds to the design.</summary>
-    public double PairedBitsOverFloor => Median(Bits.Zip(Floor, (b, f) => b.EndToEnd.MiBPerSecond / f.EndToEnd.MiBPerSecond));
+    /// <summary>Per design floor run, the direct runs right before and after it.</summary>
+    public List<(DirectResult Before, DirectResult After)> AroundFloor { get; init; } = [];
+
+    /// <summary>Median over runs of design floor MiB/s / the mean direct MiB/s around it, end to end: what the design's two writes cost.</summary>
+    public double PairedFloorRatio => Median(Floor.Zip(AroundFloor, (f, d) => f.EndToEnd.MiBPerSecond / Mean(d, r => r.EndToEnd)));
+
+    /// <summary>Median over runs of (BITS/direct around it) / (floor/direct around it), end to end: what the server adds to the design.</summary>
+    public double PairedBitsOverFloor => Median(Bits.Zip(AroundBits, Floor.Zip(AroundFloor)).Select(x =>
+        (x.First.EndToEnd.MiBPerSecond / Mean(x.Second, r => r.EndToEnd)) / (x.Third.First.EndToEnd.MiBPerSecond / Mean(x.Third.Second, r => r.EndToEnd))));
+
+    private static double Mean((DirectResult Before, DirectResult After) around, Func<DirectResult, ThroughputResult> phase) =>
+        (phase(around.Before).MiBPerSecond + phase(around.After).MiBPerSecond) / 2;
 
     /// <summary>The same over the fragment phase alone (no Create-Session, no Close-Session; direct: no create).</summary>
-    public double PairedFragmentRatio => Median(Bits.Zip(Direct, (b, d) => b.Fragments.MiBPerSecond / d.Fragments.MiBPerSecond));
+    public double PairedFragmentRatio => Median(Bits.Zip(AroundBits, (b, d) => b.Fragments.MiBPerSecond / Mean(d, r => r.Fragments)));
 
     /// <summary>Less sensitive to other load on the machine than MiB/s: direct append p50 over BITS Fragment p50 (client-side).</summary>
     public double P50Ratio => new Stats(Direct.SelectMany(d => d.Fragments.Latencies)).P50 / new Stats(Bits.SelectMany(b => b.Fragments.Latencies)).P50;

@@ -76,19 +76,7 @@ public static class Scenarios
 
             lastAppend[i] = stopwatch.ElapsedTicks;
         }));
-        var elapsed = stopwatch.Elapsed;
-        allocated = GC.GetTotalAllocatedBytes() - allocated;
-
-        await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = run + "/" }, ct))
-        {
-            await container.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
-        }
-
-        var all = latencies.SelectMany(l => l).ToList();
-        var bytes = (long)perSession * sessions;
-        return new DirectResult(
-            new ThroughputResult(bytes, elapsed, all, allocated),
-            new ThroughputResult(bytes, Phase(firstAppend, lastAppend), all, allocated));
+        return await FinishAsync(container, run, latencies, (firstAppend, lastAppend), stopwatch.Elapsed, GC.GetTotalAllocatedBytes() - allocated, (long)perSession * sessions, ct);
     }
 
     /// <summary>
@@ -132,19 +120,22 @@ public static class Scenarios
             await blob.CommitBlockListAsync(blocks, cancellationToken: ct);
             await table.DeleteEntityAsync(run, row.RowKey, ETag.All, ct);
         }));
-        var elapsed = stopwatch.Elapsed;
-        allocated = GC.GetTotalAllocatedBytes() - allocated;
+        return await FinishAsync(container, run, latencies, (firstWrite, lastWrite), stopwatch.Elapsed, GC.GetTotalAllocatedBytes() - allocated, (long)perSession * sessions, ct);
+    }
 
+    /// <summary>Deletes a direct-style run's blobs and builds its result (end to end, and the write phase alone).</summary>
+    private static async Task<DirectResult> FinishAsync(
+        BlobContainerClient container, string run, List<TimeSpan>[] latencies, (long[] Starts, long[] Ends) phase, TimeSpan elapsed, long allocated, long bytes, CancellationToken ct)
+    {
         await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = run + "/" }, ct))
         {
             await container.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
         }
 
         var all = latencies.SelectMany(l => l).ToList();
-        var bytes = (long)perSession * sessions;
         return new DirectResult(
             new ThroughputResult(bytes, elapsed, all, allocated),
-            new ThroughputResult(bytes, Phase(firstWrite, lastWrite), all, allocated));
+            new ThroughputResult(bytes, Phase(phase.Starts, phase.Ends), all, allocated));
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Azure;
 using Bits.Client;
+using Bits.Testing;
 
 namespace Bits.Load;
 
@@ -119,7 +120,7 @@ public static class LoadRunner
         timeout.CancelAfter(options.Timeout);
         var ct = timeout.Token;
 
-        var storage = StorageNames.Unique(connectionString);
+        var storage = StorageNames.Unique(connectionString, "load");
         var hosts = new List<InProcessHost>();
         try
         {

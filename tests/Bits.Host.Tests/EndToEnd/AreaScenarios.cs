@@ -15,7 +15,7 @@ public class AreaScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scenar
         var host = await HostAsync(kind);
         using var http = host.CreateHttpClient();
         var client = Client(http);
-        var file = RandomFile(50_000, 8);
+        var file = SeededStream.Bytes(50_000, 8);
         var n = Unique();
 
         await client.UploadAsync(host.Url($"reports/{n}.bin"), new MemoryStream(file), ct: Ct);
@@ -56,7 +56,7 @@ public class AreaScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scenar
         using var http = host.CreateHttpClient();
         var n = Unique();
         var aliceUrl = host.Url($"secure/alice-{n}.bin");
-        var file = RandomFile(30_000, 2);
+        var file = SeededStream.Bytes(30_000, 2);
 
         // No credentials, wrong password, unknown user: the app's 401 challenge Ack (the host's key was sent).
         foreach (var authorization in new string?[] { null, Basic(EndToEndHosts.Alice, "wrong"), Basic("nobody", EndToEndHosts.AlicePassword) })

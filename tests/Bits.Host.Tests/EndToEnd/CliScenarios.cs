@@ -19,7 +19,7 @@ public class CliScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scenari
         var folder = Directory.CreateTempSubdirectory("bits-cli-e2e-").FullName;
         try
         {
-            var file = RandomFile(700_000, 11);
+            var file = SeededStream.Bytes(700_000, 11);
             var path = Path.Combine(folder, "report.bin");
             await File.WriteAllBytesAsync(path, file, Ct);
             var n = Unique();

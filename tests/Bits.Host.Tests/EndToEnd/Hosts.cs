@@ -157,7 +157,7 @@ public sealed class EndToEndHosts : IAsyncLifetime
 
     private async Task<EndToEndHost> StartAsync(HostKind kind, AzuriteFixture azurite, IDictionary<string, string?>? extra)
     {
-        var storage = StorageNames.Unique(azurite);
+        var storage = StorageNames.Unique(azurite.ConnectionString);
         var suffix = Guid.NewGuid().ToString("N")[..10];
         var areaContainer = "area-" + suffix;
         var queue = "done-" + suffix;
@@ -175,10 +175,7 @@ public sealed class EndToEndHosts : IAsyncLifetime
         }
         else
         {
-            settings["BitsStorage:ConnectionString"] = storage.ConnectionString;
-            settings["BitsStorage:UploadContainer"] = storage.UploadContainer;
-            settings["BitsStorage:StagingContainer"] = storage.StagingContainer;
-            settings["BitsStorage:SessionTable"] = storage.SessionTable;
+            settings = storage.Settings(settings);
             settings["Bits:PublicBaseUrl"] = FunctionsHostProcess.HostRootPlaceholder; // what back-ends are told, as in Azure
             var process = await FunctionsHostProcess.StartAsync(FunctionsHostProcess.ConfiguredDirectory()!, FunctionsApp.OutputDirectory, storage.ConnectionString, settings);
             host = new EndToEndHost(kind, process.Root, storage, areaContainer, queue, BackEnd, null, process);

@@ -62,7 +62,7 @@ public class NameScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scenar
         var n = Unique();
         path = path.Replace("{n}", n, StringComparison.Ordinal);
         blob = blob.Replace("{n}", n, StringComparison.Ordinal);
-        var file = RandomFile(1000, path.Length);
+        var file = SeededStream.Bytes(1000, path.Length);
 
         var id = await UploadRawAsync(host, "/uploads/" + path, file);
 

@@ -33,7 +33,7 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
         var host = await HostAsync(kind);
         using var http = host.CreateHttpClient();
         var client = new BitsUploadClient(http);
-        var file = RandomFile(180_000, 1);
+        var file = SeededStream.Bytes(180_000, 1);
         var n = Unique();
         var url = host.Url($"reply-value/{n}.bin?tenant=7");
         var expectedReply = Encoding.UTF8.GetBytes("sha256:" + Convert.ToHexString(SHA256.HashData(file)));
@@ -98,7 +98,7 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
     {
         var host = await HostAsync(kind);
         using var http = host.CreateHttpClient();
-        var file = RandomFile(70_000, 2);
+        var file = SeededStream.Bytes(70_000, 2);
         var n = Unique();
 
         var result = await new BitsUploadClient(http).UploadAsync(host.Url($"reply-copy/{n}.bin"), new MemoryStream(file), ct: Ct);
@@ -115,7 +115,7 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
         var host = await HostAsync(kind);
         using var http = host.CreateHttpClient();
         var client = new BitsUploadClient(http);
-        var file = RandomFile(140_000, 3);
+        var file = SeededStream.Bytes(140_000, 3);
         var n = Unique();
         var url = host.Url($"reply-ref/{n}.bin");
 
@@ -135,7 +135,7 @@ public class ReplyAndEventScenarios(AzuriteFixture azurite, EndToEndHosts hosts)
     {
         var host = await HostAsync(kind);
         using var http = host.CreateHttpClient();
-        var file = RandomFile(12_345, 1);
+        var file = SeededStream.Bytes(12_345, 1);
         var n = Unique();
 
         var result = await new BitsUploadClient(http).UploadAsync(host.Url($"events/{n}%20b.bin"), new MemoryStream(file), "a b.bin", ct: Ct);

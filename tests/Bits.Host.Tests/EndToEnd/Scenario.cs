@@ -16,13 +16,6 @@ public abstract class Scenario(AzuriteFixture azurite, EndToEndHosts hosts)
     /// <summary>A name no other scenario on the shared host uses.</summary>
     protected static string Unique() => Guid.NewGuid().ToString("N")[..12];
 
-    protected static byte[] RandomFile(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
     protected static BitsUploadClient Client(HttpClient http, Func<FragmentRequest, FragmentPlan>? planner = null) =>
         new(http, new BitsClientOptions { RetryDelay = TimeSpan.Zero, FragmentPlanner = planner, MaxFragmentsWithoutProgress = 64 });
 

@@ -65,7 +65,7 @@ public class UploadScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scen
         using var http = host.CreateHttpClient();
         var name = $"named/{Unique()}.bin";
         var url = host.Url(name);
-        var file = RandomFile(20_000, 9);
+        var file = SeededStream.Bytes(20_000, 9);
         var id = await http.CreateSessionAsync(url); // no Content-Name here
         foreach (var first in new[] { 0, 10_000 })
         {
@@ -91,7 +91,7 @@ public class UploadScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scen
     {
         var host = await HostAsync(kind);
         using var http = host.CreateHttpClient();
-        var file = RandomFile(size, seed);
+        var file = SeededStream.Bytes(size, seed);
         var name = $"e2e/{Unique()}/{seed}.bin";
 
         var result = await Client(http, FaultyPlanner(seed)).UploadAsync(host.Url(name), new MemoryStream(file), "source.bin", ct: Ct);
@@ -108,7 +108,7 @@ public class UploadScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scen
         var host = await HostAsync(kind);
         var statuses = new List<int>();
         using var http = new HttpClient(new StatusRecorder(statuses, host.CreateHandler()));
-        var file = RandomFile(20_000_000, 9);
+        var file = SeededStream.Bytes(20_000_000, 9);
         var name = $"limits/{Unique()}.bin";
         var client = new BitsUploadClient(http, new BitsClientOptions
         {
@@ -146,7 +146,7 @@ public class UploadScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scen
     {
         var host = await HostAsync(kind);
         using var http = host.CreateHttpClient();
-        var file = RandomFile(300_000, 1);
+        var file = SeededStream.Bytes(300_000, 1);
         var token = Unique();
         var url = host.Url($"reports-{token}/2026/q4%20data+final.bin");
 
@@ -190,7 +190,7 @@ public class UploadScenarios(AzuriteFixture azurite, EndToEndHosts hosts) : Scen
         var host = await HostAsync(kind);
         using var http = host.CreateHttpClient();
         var client = Client(http);
-        var file = RandomFile(200_000, 6);
+        var file = SeededStream.Bytes(200_000, 6);
         var name = $"cancelled/{Unique()}.bin";
         var url = host.Url(name);
         var id = (await client.CreateSessionAsync(url, ct: Ct)).SessionId!;

@@ -1,11 +1,11 @@
+using Bits.Testing;
+
 namespace Bits.Infra.Tests.Support;
 
-/// <summary>Paths inside the repository, found by walking up from the test binaries to BitsFunctions.sln.</summary>
+/// <summary>Paths inside the repository (<see cref="RepositoryRoot"/>: found by walking up from the test binaries to BitsFunctions.sln).</summary>
 internal static class RepoPaths
 {
-    private static readonly Lazy<string> RootPath = new(FindRoot);
-
-    public static string Root => RootPath.Value;
+    public static string Root => RepositoryRoot.Find();
 
     public static string Infra => Path.Combine(Root, "infra");
 
@@ -24,17 +24,4 @@ internal static class RepoPaths
     public static string SmokeScript => Path.Combine(Infra, "smoke.sh");
 
     public static string AzureYaml => Path.Combine(Root, "azure.yaml");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "BitsFunctions.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No BitsFunctions.sln found in {AppContext.BaseDirectory} or any parent folder.");
-    }
 }

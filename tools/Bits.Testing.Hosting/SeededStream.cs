@@ -1,12 +1,12 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace Bits.Load;
+namespace Bits.Testing;
 
 /// <summary>
 /// A read-only, seekable stream of <see cref="Length"/> pseudo-random bytes that are a pure function of the seed and the
 /// position (SplitMix64 of the 8-byte word index), so a file of any size can be uploaded, re-read from any offset and
-/// hashed without ever being held in memory.
+/// hashed without ever being held in memory; <see cref="Bytes"/> gives the same bytes as an array.
 /// </summary>
 public sealed class SeededStream(ulong seed, long length) : Stream
 {
@@ -30,6 +30,17 @@ public sealed class SeededStream(ulong seed, long length) : Stream
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             _position = value;
         }
+    }
+
+    /// <summary>
+    /// The first <paramref name="length"/> bytes of the stream with <paramref name="seed"/>, as an array: the test data
+    /// of every test project that holds a whole file (the same seed gives the same bytes in every test and tool).
+    /// </summary>
+    public static byte[] Bytes(int length, int seed = 42)
+    {
+        var bytes = new byte[length];
+        Fill(unchecked((ulong)seed), 0, bytes);
+        return bytes;
     }
 
     /// <summary>SHA-256 of the whole content, computed in 1 MiB pieces.</summary>
