@@ -111,6 +111,17 @@ public static class BitsSettingsCheck
         ("Bits:UploadsEnabled", "Bits:Enabled"),
     ];
 
+    /// <summary>Keys removed since an earlier release, with what to do instead (refused like any unknown key).</summary>
+    private static readonly (string Key, string Instead)[] Removed =
+    [
+        ("Bits:Janitor:HostedService", "the host decides where the janitor runs (the Functions app runs it from its timer trigger); to turn the janitor off, set 'Bits:Janitor:Enabled' (app setting 'Bits__Janitor__Enabled') to false"),
+        ("BitsStorage:SegmentBytes", "it was never read; coalescing segments are sized by the store; delete the setting"),
+    ];
+
+    /// <summary>What to do instead of a key removed since an earlier release, or null.</summary>
+    public static string? RemovedInstead(string key) =>
+        Removed.Where(r => SamePath(key, r.Key)).Select(r => r.Instead).FirstOrDefault();
+
     /// <summary>The new name of a key renamed since an earlier release (suffix kept as written), or null.</summary>
     public static string? RenamedTo(string key) =>
         Renamed.Where(r => SamePath(key, r.Old) || key.StartsWith(r.Old + ":", StringComparison.OrdinalIgnoreCase))
@@ -130,6 +141,8 @@ internal sealed class BitsSettingsValidator(IConfiguration configuration, IReadO
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(unknown.Select(key => BitsSettingsCheck.RenamedTo(key) is { } renamed
                 ? $"Unknown setting '{key}': it was renamed to '{renamed}' (app setting '{renamed.Replace(":", "__", StringComparison.Ordinal)}'), so under its old name it would be ignored."
-                : $"Unknown setting '{key}': no option reads it, so it would be ignored. Check its spelling against README's configuration table."));
+                : BitsSettingsCheck.RemovedInstead(key) is { } instead
+                    ? $"Unknown setting '{key}': it was removed, so it would be ignored: {instead}."
+                    : $"Unknown setting '{key}': no option reads it, so it would be ignored. Check its spelling against README's configuration table."));
     }
 }

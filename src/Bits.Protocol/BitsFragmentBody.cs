@@ -86,12 +86,15 @@ internal sealed class BitsFragmentBody : IDisposable
     public void Dispose()
     {
         Bytes = ReadOnlySequence<byte>.Empty;
-        _memory?.EndRun(this);
+
+        // The chunks first, then the run: ended first, a new runner could be granted over the limit while this body
+        // still held all of its chunks (leased bytes above the limit plus one Fragment for a moment).
         foreach (var chunk in _chunks)
         {
             chunk.Dispose();
         }
 
         _chunks.Clear();
+        _memory?.EndRun(this);
     }
 }

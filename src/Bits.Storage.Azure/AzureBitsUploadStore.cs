@@ -653,8 +653,8 @@ public sealed partial class AzureBitsUploadStore : IBitsUploadStore
     /// <summary>The facts a session row and its tombstone share (the inverse of <see cref="ToSession"/>).</summary>
     private static TableEntity SessionEntity(BitsSession session, string rowKey, BitsSessionState state) => new(session.Id, rowKey)
     {
-        // The staging progress too: a repeated Cancel after a clean-up that did not finish reads it from the tombstone
-        // to find the session's segments.
+        // The staging progress too: a clean-up run again from the tombstone (DiscardAsync on it) finds the session's
+        // segments (without it only the janitor's sweep at the tombstone's expiry removed them).
         ["Blocks"] = StagingProgress.TryParse(session.StoreState, out var progress) ? progress.Blocks : null,
         ["Segment"] = progress.Segment,
         // A pending completion event moves with a publish to its Closed tombstone; a discarded session owes none.

@@ -10,6 +10,19 @@ namespace Bits.Host.Tests;
 public class SettingsCheckTests(AzuriteFixture azurite)
 {
     [Theory]
+    [InlineData("Bits:Janitor:HostedService", "Bits:Janitor:Enabled")]
+    [InlineData("BitsStorage:SegmentBytes", "delete the setting")]
+    public async Task Startup_RemovedKey_FailsSayingWhatToDoInstead(string key, string instead)
+    {
+        var settings = new Dictionary<string, string?> { [key] = "1" };
+
+        var refused = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => TestHost.StartAsync(StorageNames.Unique(azurite.ConnectionString), settings));
+
+        Assert.Contains($"Unknown setting '{key}': it was removed", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(instead, refused.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("Bits:Authentcation:AllowAnonymous", "false")]
     [InlineData("Bits:Areas:secure:Authentcation:AllowAnonymous", "false")]
     [InlineData("Bits:Areas:secure:Authentication:Basics", "true")]

@@ -115,11 +115,11 @@ public class AzureStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task Cancel_RepeatedAfterACleanUpThatDidNotFinish_RemovesTheSessionsSegment()
+    public async Task Discard_RunAgainFromTheTombstone_AfterACleanUpThatDidNotFinish_RemovesTheSessionsSegment()
     {
         // A coalescing session (the blob is full of others' blocks) is cancelled; its segment then reappears as if the
-        // host had died between the tombstone and the clean-up. The repeated Cancel reads the session from its
-        // tombstone, which must still say where the segment begins.
+        // host had died between the tombstone and the clean-up. A discard run again from the tombstone must still
+        // know where the segment begins.
         var harness = await StorageHarness.CreateAsync(azurite);
         harness.LowerLimits(new BitsBlockBudget(MaxCommittedBlocks: 20, MaxUncommittedBlocks: 24, SegmentBytes: 64 * 1024));
         var destination = $"t/{Guid.NewGuid():N}.bin";
