@@ -24,33 +24,10 @@ public sealed partial class AzureBitsUploadStore
     private async Task<(StagingProgress? Next, long? Moved)> StageBytesAsync(BitsSession session, StagingProgress progress, long offset, ReadOnlySequence<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
     {
         var total = session.TotalLength ?? offset + data.Length;
-        if (progress.Segment is null && !_options.BlockBudget.ShouldCoalesce(progress.Blocks, offset, data.Length, total))
+        if (progress.Segment is null && !_options.BlockBudget.ShouldCoalesce(progress.Blocks, offset, data.Length, total)
+            && await StageOwnBlockAsync(session, offset, data, alreadyStaged, cancellationToken))
         {
-            if (alreadyStaged)
-            {
-                // The handler's earlier call for this range staged it, and only its record write failed. It went to a
-                // segment instead when the blob refused the block (409 below): then a segment starts at this offset (one
-                // read, on this retry path only), and the bytes continue there.
-                if (!await SegmentBlob(session, offset).ExistsAsync(cancellationToken))
-                {
-                    return (progress with { Blocks = progress.Blocks + 1 }, null);
-                }
-            }
-            else
-            {
-                try
-                {
-                    // The one data write: where the file will live. Same range, same block id: a retransmit rewrites it.
-                    using var content = Streams.Over(data);
-                    await StagingTarget(session).StageBlockAsync(BlockId(session.Id, offset, data.Length), content, cancellationToken: cancellationToken);
-                    return (progress with { Blocks = progress.Blocks + 1 }, null);
-                }
-                catch (RequestFailedException ex) when (ex.IsBlockCountExceeded())
-                {
-                    // Other sessions' blocks fill the blob: from here on this session needs one block per segment only.
-                    Log.BlobFull(_logger, session.Id, session.Destination);
-                }
-            }
+            return (progress with { Blocks = progress.Blocks + 1 }, null);
         }
 
         // Coalescing is sticky: a session never goes back to blocks of their own once its record names a segment, so
@@ -69,6 +46,35 @@ public sealed partial class AzureBitsUploadStore
         }
 
         return (progress with { Segment = start }, null);
+    }
+
+    /// <summary>
+    /// Stages the bytes as a block of their own (true), or returns false when they belong in a segment: the blob refused
+    /// the block (409, other sessions' blocks fill it), or "already staged" names bytes that went there.
+    /// </summary>
+    private async Task<bool> StageOwnBlockAsync(BitsSession session, long offset, ReadOnlySequence<byte> data, bool alreadyStaged, CancellationToken cancellationToken)
+    {
+        if (alreadyStaged)
+        {
+            // The handler's earlier call for this range staged it, and only its record write failed. It went to a segment
+            // instead when the blob refused the block (409 below): then a segment starts at this offset (one read, on this
+            // retry path only), and the bytes continue there.
+            return !await SegmentBlob(session, offset).ExistsAsync(cancellationToken);
+        }
+
+        try
+        {
+            // The one data write: where the file will live. Same range, same block id: a retransmit rewrites it.
+            using var content = Streams.Over(data);
+            await StagingTarget(session).StageBlockAsync(BlockId(session.Id, offset, data.Length), content, cancellationToken: cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.IsBlockCountExceeded())
+        {
+            // Other sessions' blocks fill the blob: from here on this session needs one block per segment only.
+            Log.BlobFull(_logger, session.Id, session.Destination);
+            return false;
+        }
     }
 
     /// <summary>
